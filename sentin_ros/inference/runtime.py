@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class DelegateSpec:
     options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str) -> "DelegateSpec":
+    def parse(cls, text: str) -> DelegateSpec:
         """'xnnpack' | 'gpu' | 'edgetpu' | 'external:/path/lib.so[;key=value...]'."""
         text = (text or "xnnpack").strip()
         if text in ("xnnpack", "cpu"):

@@ -1,0 +1,64 @@
+"""Rates, processing times and drop counts for diagnostics (ROS-free, thread-safe)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+
+class RateMeter:
+    """Events per second over a sliding window of the last `window_s` seconds."""
+
+    def __init__(self, window_s: float = 5.0):
+        self.window_s = window_s
+        self._t: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._t.append(now)
+            self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        while self._t and now - self._t[0] > self.window_s:
+            self._t.popleft()
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._trim(now)
+            if len(self._t) < 2:
+                return 0.0
+            span = max(now - self._t[0], 1e-6)
+            return (len(self._t) - 1) / span if span > 0 else 0.0
+
+
+class NodeStats:
+    def __init__(self, window: int = 200):
+        self.input = RateMeter()
+        self.output = RateMeter()
+        self._times: deque[float] = deque(maxlen=window)
+        self.received = 0
+        self.processed = 0
+        self.dropped = 0
+        self.bad_input = 0
+        self._lock = threading.Lock()
+
+    def add_time(self, seconds: float) -> None:
+        with self._lock:
+            self._times.append(seconds)
+            self.processed += 1
+
+    def processing_ms(self) -> tuple[float, float]:
+        """(median, max) over the recent window, milliseconds; (nan, nan) before any frame."""
+        with self._lock:
+            if not self._times:
+                return float("nan"), float("nan")
+            t = np.array(self._times) * 1e3
+        return float(np.median(t)), float(t.max())
+
+    def drop_ratio(self) -> float:
+        return self.dropped / self.received if self.received else 0.0

@@ -1,0 +1,76 @@
+"""Real rclpy in one process: an executor thread, lifecycle service calls, topic collection."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import rclpy
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+
+TRANSITIONS = {
+    "configure": Transition.TRANSITION_CONFIGURE,
+    "activate": Transition.TRANSITION_ACTIVATE,
+    "deactivate": Transition.TRANSITION_DEACTIVATE,
+    "cleanup": Transition.TRANSITION_CLEANUP,
+    "shutdown": Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
+}
+
+
+class RosHarness:
+    def __init__(self):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node("test_harness", context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def add(self, node) -> None:
+        self.executor.add_node(node)
+
+    def call(self, srv_type, name: str, request, timeout: float = 10.0):
+        client = self.node.create_client(srv_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise TimeoutError(f"service {name} not available")
+            future = client.call_async(request)
+            deadline = time.monotonic() + timeout
+            while not future.done():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"service {name} did not answer")
+                time.sleep(0.005)
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def transition(self, node_name: str, transition: str) -> bool:
+        req = ChangeState.Request()
+        req.transition.id = TRANSITIONS[transition]
+        return bool(self.call(ChangeState, f"/{node_name}/change_state", req).success)
+
+    def state(self, node_name: str) -> str:
+        return self.call(GetState, f"/{node_name}/get_state", GetState.Request()).current_state.label
+
+    def collect(self, msg_type, topic: str, qos=10) -> list:
+        got: list = []
+        self.node.create_subscription(msg_type, topic, got.append, qos)
+        return got
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.01)
+        return predicate()
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        for n in list(self.executor.get_nodes()):
+            n.destroy_node()
+        rclpy.shutdown(context=self.context)

@@ -1,0 +1,459 @@
+"""One resumable training command: teachers -> ensemble distillation -> compact student.
+
+    python -m training.emotion.train --data ../shared/datasets/fer2013.npz --out training/out
+
+Stage 1 trains the teacher networks (and any student with alpha=0, i.e. without
+distillation); stage 2 trains the distilled students, whose soft targets are the averaged
+softmax of the teacher ensemble on the very same augmented batch (online distillation).
+Every member checkpoints after every epoch to OUT/<teachers|students>/<tag>/ckpt.pt; rerunning
+the same command skips finished members and resumes unfinished ones from their last epoch.
+Model selection uses PublicTest only (best epoch of raw or EMA weights); PrivateTest is logged
+for information and reported by export.py.
+
+Finally the student with the best PublicTest accuracy is written to OUT/student_best.pt
+(state dict + architecture + reference outputs used by export.py to verify the Keras copy).
+
+Runs on CUDA (bf16 autocast, channels_last) or CPU (float32). Members of a stage may run in
+parallel processes (--jobs) to share one GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data as D
+from .augment import augment, mix
+from .models import build, n_params
+
+DEFAULT_TEACHERS = "vgg:0,resnet18:1"
+DEFAULT_STUDENTS = "0:1:0,0.9:4:0,0.7:2:1"
+
+
+# ----------------------------------------------------------------------------- helpers
+def parse_teachers(s: str):
+    out = []
+    for item in filter(None, s.split(",")):
+        arch, seed = item.split(":")
+        out.append({"role": "teacher", "arch": arch, "seed": int(seed),
+                    "tag": f"{arch}_s{seed}"})
+    return out
+
+
+def parse_students(s: str):
+    out = []
+    for item in filter(None, s.split(",")):
+        a, t, seed = item.split(":")
+        a, t = float(a), float(t)
+        tag = f"ce_s{seed}" if a == 0 else f"kd_a{a:g}_T{t:g}_s{seed}"
+        out.append({"role": "student", "arch": "student", "alpha": a, "T": t,
+                    "seed": int(seed), "tag": tag})
+    return out
+
+
+def member_dir(out: str, m: dict) -> str:
+    return os.path.join(out, "teachers" if m["role"] == "teacher" else "students", m["tag"])
+
+
+def atomic_save(obj, path: str) -> None:
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def load_splits(path: str, limit_train: int = 0, limit_eval: int = 0):
+    d = D.load(path)
+    out = {}
+    for name in D.SPLITS:
+        x, y = D.split(d, name)
+        lim = limit_train if name == "Training" else limit_eval
+        if lim:
+            x, y = x[:lim], y[:lim]
+        out[name] = (x, y)
+    return out, d
+
+
+@torch.no_grad()
+def predict(model, x_u8: torch.Tensor, device, bs=1024, tta=False, amp=True):
+    """Logits (float32, numpy) of uint8 images (N,48,48) already on `device`."""
+    model.eval()
+    outs = []
+    for i in range(0, len(x_u8), bs):
+        x = x_u8[i:i + bs].unsqueeze(1).float().div_(255)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=(amp and device.type == "cuda")):
+            lo = model(x)[0].float()
+            if tta:
+                lo = (lo.softmax(1) + model(torch.flip(x, dims=[3]))[0].float().softmax(1)) / 2
+                lo = lo.clamp_min(1e-8).log()
+        outs.append(lo)
+    return torch.cat(outs).cpu().numpy()
+
+
+def acc(logits: np.ndarray, y: np.ndarray) -> float:
+    return float((logits.argmax(1) == y).mean())
+
+
+# ----------------------------------------------------------------------------- one member
+def train_member(m: dict, a) -> int:
+    """Train one teacher/student. Returns 0 when finished, 3 when stopped by the deadline."""
+    t_start = time.time()
+    deadline = t_start + a.budget_s if a.budget_s > 0 else float("inf")
+    device = pick_device(a.device)
+    mdir = member_dir(a.out, m)
+    os.makedirs(mdir, exist_ok=True)
+    if os.path.exists(os.path.join(mdir, "result.json")):
+        print(f"[{m['tag']}] already finished", flush=True)
+        return 0
+    torch.manual_seed(m["seed"])
+    np.random.seed(m["seed"])
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    else:
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+    splits, _ = load_splits(a.data_local, a.limit_train, a.limit_eval)
+    xtr = torch.from_numpy(splits["Training"][0]).to(device)
+    ytr = torch.from_numpy(splits["Training"][1]).to(device)
+    xpub = torch.from_numpy(splits["PublicTest"][0]).to(device)
+    ypub = splits["PublicTest"][1]
+    xpriv = torch.from_numpy(splits["PrivateTest"][0]).to(device)
+    ypriv = splits["PrivateTest"][1]
+
+    model = build(m["arch"]).to(device).to(memory_format=torch.channels_last)
+    ema = build(m["arch"]).to(device).to(memory_format=torch.channels_last)
+    ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+
+    is_teacher = m["role"] == "teacher"
+    bs = a.batch
+    steps_per_epoch = len(xtr) // bs
+    max_epochs = a.teacher_epochs if is_teacher else a.student_epochs
+    lr = a.lr * bs / 256
+    decay, no_decay = [], []
+    for n_, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": a.wd},
+                           {"params": no_decay, "weight_decay": 0.0}],
+                          lr=lr, momentum=0.9, nesterov=True)
+
+    teachers = []
+    if not is_teacher and m["alpha"] > 0:
+        for tm in parse_teachers(a.teachers):
+            sd = torch.load(os.path.join(member_dir(a.out, tm), "final.pt"),
+                            map_location=device, weights_only=True)
+            tnet = build(tm["arch"]).to(device).to(memory_format=torch.channels_last)
+            tnet.load_state_dict({k: v.float() for k, v in sd["state_dict"].items()})
+            tnet.eval()
+            teachers.append(tnet)
+        print(f"[{m['tag']}] distilling from {len(teachers)} teachers", flush=True)
+
+    state = {"epoch": 0, "total_epochs": None, "best": None, "history": []}
+    ckpt_path = os.path.join(mdir, "ckpt.pt")
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        torch.set_rng_state(ck["rng_cpu"])
+        if device.type == "cuda" and ck.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(ck["rng_cuda"])
+        print(f"[{m['tag']}] resumed at epoch {state['epoch']}", flush=True)
+    if a.fixed_epochs or a.budget_s <= 0:
+        state["total_epochs"] = state["total_epochs"] or max_epochs
+
+    print(f"[{m['tag']}] {m['arch']} params={n_params(model)} device={device} "
+          f"steps/epoch={steps_per_epoch}", flush=True)
+    amp = device.type == "cuda"
+    warm_epochs = min(2, max_epochs)
+    ema_decay = a.ema_decay
+    smooth = a.label_smoothing
+    eye = torch.eye(7, device=device)
+    ep_times = []
+
+    def lr_at(step_f: float, total_epochs):
+        tot = (total_epochs or max_epochs) * steps_per_epoch
+        w = warm_epochs * steps_per_epoch
+        if step_f < w:
+            return lr * (step_f + 1) / w
+        return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step_f - w) / max(1, tot - w))))
+
+    best_sd_path = os.path.join(mdir, "best_state.pt")
+    while state["total_epochs"] is None or state["epoch"] < state["total_epochs"]:
+        ep = state["epoch"]
+        # stop (and resume later) if the next epoch cannot finish before the deadline
+        if ep_times and time.time() + 1.15 * np.median(ep_times) > deadline:
+            print(f"[{m['tag']}] deadline: stopping after epoch {ep}, rerun to resume",
+                  flush=True)
+            return 3
+        model.train()
+        t0 = time.time()
+        perm = torch.randperm(len(xtr), device=device)
+        tsteady = None
+        loss_sum = torch.zeros((), device=device)
+        for it in range(steps_per_epoch):
+            if it == min(10, steps_per_epoch - 1):
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                tsteady = time.time()
+            for gparam in opt.param_groups:
+                gparam["lr"] = lr_at(ep * steps_per_epoch + it, state["total_epochs"])
+            idx = perm[it * bs:(it + 1) * bs]
+            x = xtr[idx].unsqueeze(1).float().div_(255)
+            y = ytr[idx]
+            x = augment(x, erase_p=a.erase_p)
+            yt = eye[y] * (1 - smooth) + smooth / 7
+            x, yt, _, _ = mix(x, yt, p=a.mix_p)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(x)[0].float()
+                loss = -(yt * F.log_softmax(logits, 1)).sum(1).mean()
+                if teachers:
+                    T = m["T"]
+                    with torch.no_grad():
+                        pt = torch.stack([t(x)[0].float().div(T).softmax(1)
+                                          for t in teachers]).mean(0)
+                    kd = F.kl_div(F.log_softmax(logits / T, 1), pt,
+                                  reduction="batchmean") * T * T
+                    loss = m["alpha"] * kd + (1 - m["alpha"]) * loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                ep_ = list(ema.parameters())
+                mp_ = list(model.parameters())
+                torch._foreach_mul_(ep_, ema_decay)
+                torch._foreach_add_(ep_, mp_, alpha=1 - ema_decay)
+                for be, bm in zip(ema.buffers(), model.buffers()):
+                    be.copy_(bm)
+            loss_sum += loss.detach()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t_train = time.time() - t0
+        # evaluation (selection on PublicTest only)
+        res = {}
+        for name, net in (("raw", model), ("ema", ema)):
+            res[name] = {"public": acc(predict(net, xpub, device, tta=is_teacher), ypub),
+                         "private": acc(predict(net, xpriv, device, tta=is_teacher), ypriv)}
+        ep_time = time.time() - t0
+        ep_times.append(ep_time)
+        if state["total_epochs"] is None:
+            # fit the schedule into the budget from the steady-state speed of epoch 1
+            if tsteady is not None and steps_per_epoch > 10:
+                per_ep = (time.time() - tsteady) * steps_per_epoch / (steps_per_epoch - 10)
+                per_ep += ep_time - t_train
+            else:
+                per_ep = ep_time
+            left = deadline - time.time() - a.reserve_s
+            state["total_epochs"] = int(max(3, min(max_epochs, 1 + left // (per_ep * 1.08))))
+            print(f"[{m['tag']}] epoch time ~{per_ep:.2f}s -> total_epochs="
+                  f"{state['total_epochs']}", flush=True)
+        state["epoch"] = ep + 1
+        which = max(res, key=lambda k: res[k]["public"])
+        rec = {"epoch": ep + 1, "loss": float(loss_sum) / steps_per_epoch,
+               "lr": opt.param_groups[0]["lr"], "time_s": round(ep_time, 2), **{
+                   f"{k}_{s}": round(v[s], 4) for k, v in res.items() for s in v}}
+        state["history"].append(rec)
+        print(f"[{m['tag']}] " + json.dumps(rec), flush=True)
+        if state["best"] is None or res[which]["public"] > state["best"]["public"]:
+            state["best"] = {"epoch": ep + 1, "which": which, **res[which]}
+            net = model if which == "raw" else ema
+            atomic_save({k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+                        best_sd_path)
+        atomic_save({"model": model.state_dict(), "ema": ema.state_dict(),
+                     "opt": opt.state_dict(), "state": state,
+                     "rng_cpu": torch.get_rng_state(),
+                     "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None},
+                    ckpt_path)
+
+    # finished: keep the PublicTest-selected weights
+    sd = torch.load(best_sd_path, map_location="cpu", weights_only=True)
+    net = build(m["arch"])
+    net.load_state_dict(sd)
+    net = net.to(device).to(memory_format=torch.channels_last)
+    final = {"arch": m["arch"], "member": m,
+             "state_dict": {k: (v.half() if is_teacher and v.is_floating_point() else v)
+                            for k, v in sd.items()}}
+    atomic_save(final, os.path.join(mdir, "final.pt"))
+    if is_teacher:
+        # flip-TTA logits on every row (file order) for offline use / ensemble accuracy
+        _, d = load_splits(a.data_local)
+        allx = torch.from_numpy(d["pixels"]).to(device)
+        lo = predict(net, allx, device, tta=True)
+        np.save(os.path.join(mdir, "logits_tta.npy"), lo.astype(np.float16))
+    result = {"member": m, "params": n_params(net), "best": state["best"],
+              "epochs": state["total_epochs"], "history": state["history"],
+              "train_time_s": round(sum(h["time_s"] for h in state["history"]), 1)}
+    with open(os.path.join(mdir, "result.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    if not a.keep_ckpt:
+        os.remove(ckpt_path)
+    print(f"[{m['tag']}] done: best {state['best']}", flush=True)
+    return 0
+
+
+# ----------------------------------------------------------------------------- launcher
+def run_stage(members, a, budget_s) -> bool:
+    """Run members as parallel subprocesses (at most a.jobs at once). True if all finished."""
+    pending = [m for m in members
+               if not os.path.exists(os.path.join(member_dir(a.out, m), "result.json"))]
+    if not pending:
+        return True
+    procs = []
+    ok = True
+    base = [sys.executable, "-m", "training.emotion.train"] + a.passthrough
+    while pending or procs:
+        while pending and len(procs) < a.jobs:
+            m = pending.pop(0)
+            spec = json.dumps(m)
+            cmd = base + ["--member", spec, "--budget-s", str(budget_s)]
+            procs.append((m, subprocess.Popen(cmd)))
+        time.sleep(1)
+        for m, p in list(procs):
+            rc = p.poll()
+            if rc is not None:
+                procs.remove((m, p))
+                if rc != 0:
+                    ok = False
+                    print(f"[launcher] {m['tag']} exited {rc}", flush=True)
+    return ok
+
+
+def ensemble_report(a, teachers) -> dict:
+    d = D.load(a.data_local)
+    los = []
+    for tm in teachers:
+        f = os.path.join(member_dir(a.out, tm), "logits_tta.npy")
+        if os.path.exists(f):
+            los.append(np.load(f).astype(np.float32))
+    if not los:
+        return {}
+    p = np.mean([np.exp(lo - lo.max(1, keepdims=True)) /
+                 np.exp(lo - lo.max(1, keepdims=True)).sum(1, keepdims=True) for lo in los], 0)
+    out = {"n_teachers": len(los)}
+    for name, u in D.SPLITS.items():
+        msk = d["usage"] == u
+        out[f"ensemble_{name}_acc"] = float((p[msk].argmax(1) == d["label"][msk]).mean())
+    return out
+
+
+def finalize(a, students) -> dict:
+    best = None
+    for sm in students:
+        f = os.path.join(member_dir(a.out, sm), "result.json")
+        if os.path.exists(f):
+            r = json.load(open(f))
+            if best is None or r["best"]["public"] > best[1]["best"]["public"]:
+                best = (sm, r)
+    if best is None:
+        return {}
+    sm, r = best
+    final = torch.load(os.path.join(member_dir(a.out, sm), "final.pt"), map_location="cpu",
+                       weights_only=False)
+    # reference float32 outputs on the first 256 PrivateTest images (for export verification)
+    splits, _ = load_splits(a.data_local)
+    xs = splits["PrivateTest"][0][:256]
+    net = build("student")
+    net.load_state_dict(final["state_dict"])
+    net.eval()
+    with torch.no_grad():
+        lo, emb = net(torch.from_numpy(xs).unsqueeze(1).float() / 255)
+    out = {"arch": "student", "widths": list(net.widths), "depths": list(net.depths),
+           "emb_dim": net.emb_dim, "member": sm, "result": r,
+           "state_dict": final["state_dict"],
+           "ref": {"private_index": np.arange(256), "logits": lo.numpy(),
+                   "embedding": emb.numpy()}}
+    atomic_save(out, os.path.join(a.out, "student_best.pt"))
+    return {"student": sm["tag"], "public": r["best"]["public"],
+            "private_logged": r["best"]["private"]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=D.DEFAULT_DATA,
+                    help="fer2013.npz (or a .ferpack made by training.emotion.data)")
+    ap.add_argument("--out", default="training/out")
+    ap.add_argument("--device", default="auto", help="cuda | cpu | auto")
+    ap.add_argument("--teachers", default=DEFAULT_TEACHERS, help="arch:seed,...")
+    ap.add_argument("--students", default=DEFAULT_STUDENTS,
+                    help="alpha:T:seed,... (alpha=0: plain cross-entropy, no teachers)")
+    ap.add_argument("--teacher-epochs", type=int, default=60)
+    ap.add_argument("--student-epochs", type=int, default=100)
+    ap.add_argument("--teacher-budget-s", type=float, default=0,
+                    help="if >0, fit each teacher's epoch count into this many seconds")
+    ap.add_argument("--student-budget-s", type=float, default=0)
+    ap.add_argument("--fixed-epochs", action="store_true",
+                    help="use exactly --*-epochs (budget only stops early for resume)")
+    ap.add_argument("--jobs", type=int, default=1, help="members trained in parallel")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=0.1, help="SGD lr per 256 images")
+    ap.add_argument("--wd", type=float, default=5e-4)
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--mix-p", type=float, default=0.5, help="mixup/cutmix probability")
+    ap.add_argument("--erase-p", type=float, default=0.5)
+    ap.add_argument("--ema-decay", type=float, default=0.998)
+    ap.add_argument("--reserve-s", type=float, default=15)
+    ap.add_argument("--limit-train", type=int, default=0, help="debug: first N train rows")
+    ap.add_argument("--limit-eval", type=int, default=0, help="debug: first N eval rows")
+    ap.add_argument("--keep-ckpt", action="store_true")
+    ap.add_argument("--member", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--budget-s", type=float, default=0, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    a.data_local = a.data
+    if a.member:
+        return train_member(json.loads(a.member), a)
+
+    # pass every option except the launcher-only ones to the member processes
+    raw = list(argv if argv is not None else sys.argv[1:])
+    a.passthrough = raw
+    os.makedirs(a.out, exist_ok=True)
+    teachers = parse_teachers(a.teachers)
+    students = parse_students(a.students)
+    t0 = time.time()
+    plain = [s for s in students if s["alpha"] == 0]
+    kd = [s for s in students if s["alpha"] > 0]
+    ok1 = run_stage(teachers + plain, a, a.teacher_budget_s)
+    summary = {"stage1_ok": ok1, "stage1_s": round(time.time() - t0, 1)}
+    summary.update(ensemble_report(a, teachers))
+    print("[launcher] " + json.dumps(summary), flush=True)
+    teachers_done = all(os.path.exists(os.path.join(member_dir(a.out, t), "final.pt"))
+                        for t in teachers)
+    ok2 = True
+    if kd and teachers_done:
+        t1 = time.time()
+        ok2 = run_stage(kd, a, a.student_budget_s)
+        summary["stage2_s"] = round(time.time() - t1, 1)
+    elif kd:
+        ok2 = False
+        print("[launcher] teachers unfinished: rerun the same command to resume", flush=True)
+    summary.update(finalize(a, students))
+    summary["complete"] = bool(ok1 and ok2)
+    with open(os.path.join(a.out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print("[launcher] " + json.dumps(summary), flush=True)
+    return 0 if summary["complete"] else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
