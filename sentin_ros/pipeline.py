@@ -1,0 +1,97 @@
+"""The whole perception pipeline in one process, without ROS: frame -> faces -> emotion,
+stress and gaze per face. Used by the demo, the deterministic bag evaluation and the benchmark;
+the ROS nodes run the same core pieces one per node.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .core.face_pipeline import FaceObservation, FacePipeline, FacePipelineConfig
+from .inference.emotion import EmotionModel, EmotionResult, interpret
+from .inference.model_paths import default_model_path
+
+
+@dataclass
+class PipelineConfig:
+    face: FacePipelineConfig = field(default_factory=FacePipelineConfig)
+    emotion: bool = True
+    stress: bool = True
+    gaze: bool = True
+    emotion_model: str = field(default_factory=lambda: default_model_path("emotion"))
+    stress_model: str = field(default_factory=lambda: default_model_path("stress"))
+    gaze_model: str = field(default_factory=lambda: default_model_path("gaze"))
+    delegate: str = "xnnpack"
+    num_threads: int = 1
+    min_confidence: float = 0.4
+
+
+@dataclass
+class FaceResult:
+    face: FaceObservation
+    emotion: EmotionResult | None = None
+    stress: object | None = None  # inference.stress.StressEstimate
+    gaze: object | None = None  # inference.gaze estimate
+
+
+@dataclass
+class FrameResult:
+    stamp: float
+    width: int
+    height: int
+    faces: list[FaceResult]
+    retired_ids: list[int]
+    timings_ms: dict[str, float]
+
+
+class PerceptionPipeline:
+    def __init__(self, config: PipelineConfig | None = None):
+        self.config = c = config or PipelineConfig()
+        self.faces = FacePipeline(c.face)
+        self.emotion = EmotionModel(c.emotion_model, c.delegate, c.num_threads) if (c.emotion or c.stress) else None
+        self.stress = None
+        self.gaze = None
+        if c.stress:
+            from .inference.stress import StressModel, StressTracker
+
+            self.stress = StressTracker(StressModel(c.stress_model, c.delegate, c.num_threads))
+        if c.gaze:
+            from .inference.gaze import GazeModel, GazeTracker
+
+            self.gaze = GazeTracker(GazeModel(c.gaze_model, c.delegate, c.num_threads))
+
+    def process(self, image: np.ndarray, stamp: float, encoding: str = "bgr8") -> FrameResult:
+        t0 = time.perf_counter()
+        frame = self.faces.process(image, stamp, encoding)
+        timings = {"face": (time.perf_counter() - t0) * 1e3, "emotion": 0.0, "stress": 0.0, "gaze": 0.0}
+        results = []
+        for face in frame.faces:
+            r = FaceResult(face)
+            if self.emotion is not None:
+                t = time.perf_counter()
+                probs, emb = self.emotion.infer(face.crop)
+                r.emotion = interpret(probs, emb, self.config.min_confidence)
+                timings["emotion"] += (time.perf_counter() - t) * 1e3
+            if self.stress is not None:
+                t = time.perf_counter()
+                r.stress = self.stress.push(face.face_id, stamp, r.emotion.embedding, face.geometry, r.emotion.confidence)
+                timings["stress"] += (time.perf_counter() - t) * 1e3
+            if self.gaze is not None:
+                t = time.perf_counter()
+                r.gaze = self.gaze.push(face.face_id, stamp, face.eye, face.pitch, face.yaw, face.roll)
+                timings["gaze"] += (time.perf_counter() - t) * 1e3
+            results.append(r)
+        live = [f.face_id for f in frame.faces]
+        for tracker in (self.stress, self.gaze):
+            if tracker is not None:
+                tracker.prune(live)
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        return FrameResult(stamp, frame.width, frame.height, results, frame.retired_ids, timings)
+
+    def close(self) -> None:
+        self.faces.close()
+        for m in (self.emotion, getattr(self.stress, "model", None), getattr(self.gaze, "model", None)):
+            if m is not None:
+                m.close()
