@@ -45,10 +45,16 @@ class ModelNode(PerceptionNode):
         values.update(overrides or {})
         return values
 
+    @staticmethod
+    def lite(model):
+        """The LiteModel inside a model wrapper (emotion/stress: .lite, gaze: .model)."""
+        inner = getattr(model, "lite", None)
+        return inner if inner is not None else model.model
+
     def configure_models(self) -> None:
         self.models = self.build_models(self.model_params())
         for name, model in self.models.items():
-            self.get_logger().info(f"{name}: {model.lite.describe()}")
+            self.get_logger().info(f"{name}: {self.lite(model).describe()}")
 
     def release_models(self) -> None:
         with self._models_lock:
@@ -69,16 +75,17 @@ class ModelNode(PerceptionNode):
             old, self.models = self.models, new
         for model in (old or {}).values():
             model.close()
-        self.get_logger().info("models re-created: " + ", ".join(f"{k}: {m.lite.describe()}" for k, m in new.items()))
+        self.get_logger().info("models re-created: " + ", ".join(f"{k}: {self.lite(m).describe()}" for k, m in new.items()))
         return SetParametersResult(successful=True)
 
     def diagnostic_values(self) -> dict[str, str]:
         values = {}
-        for name, model in (self.models or {}).items():
-            values[f"{name}_model"] = model.lite.path
-            values[f"{name}_delegate"] = model.lite.delegate
-            values[f"{name}_backend"] = model.lite.backend
-            values[f"{name}_delegate_fell_back"] = str(model.lite.fell_back).lower()
-            if model.lite.fell_back:
-                values[f"{name}_fallback_reason"] = model.lite.fallback_reason
+        for name, wrapper in (self.models or {}).items():
+            model = self.lite(wrapper)
+            values[f"{name}_model"] = model.path
+            values[f"{name}_delegate"] = model.delegate
+            values[f"{name}_backend"] = model.backend
+            values[f"{name}_delegate_fell_back"] = str(model.fell_back).lower()
+            if model.fell_back:
+                values[f"{name}_fallback_reason"] = model.fallback_reason
         return values

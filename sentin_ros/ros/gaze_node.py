@@ -1,0 +1,189 @@
+"""Gaze node: sentin_ros/FaceArray -> one sentin_ros/Gaze per face, with per-user calibration."""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+from sensor_msgs.msg import CameraInfo
+
+from ..inference.calibration import CalibrationError, GazeCalibration
+from ..inference.gaze import GazeModel, GazeTracker
+from ..inference.screen import ScreenGeometry
+from .model_node import ModelNode
+from .qos import image_qos, output_qos
+
+
+class GazeNode(ModelNode):
+    MODEL_PATH_PARAMETERS = {"model_path": "gaze"}
+
+    def __init__(self, node_name: str = "gaze_node", **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.declare("faces_topic", "faces", "Input FaceArray topic.")
+        self.declare("gaze_topic", "gaze", "Output Gaze topic (one message per face and frame).")
+        self.declare("camera_info_topic", "camera_info", "CameraInfo topic for the eye position; empty = default pinhole (f = width).")
+        self.declare("min_frames", 5, "Frames of history a face needs before gaze is published (the model sees up to 15).", (1, 15))
+        self.declare("max_gap", 0.5, "Seconds without a face after which its history restarts.", (0.01, 60.0))
+        self.declare("screen_width_mm", 530.0, "Width of the screen looked at, mm.", (1.0, 10000.0))
+        self.declare("screen_height_mm", 300.0, "Height of the screen, mm.", (1.0, 10000.0))
+        self.declare("camera_offset_x_mm", 0.0, "Camera centre relative to the top-edge middle of the screen, mm, > 0 = user's right.", (-5000.0, 5000.0))
+        self.declare("camera_offset_y_mm", 10.0, "Camera centre height above the screen's top edge, mm.", (-5000.0, 5000.0))
+        self.declare("calibration_file", "", "JSON file of the per-user calibration: loaded at configure if it exists, default path of SAVE/LOAD.")
+        self._pub = None
+        self._sub = None
+        self._info_sub = None
+        self._srv = None
+        self.tracker: GazeTracker | None = None
+        self.calibration = GazeCalibration()
+        self._camera_matrix: np.ndarray | None = None
+        self._last_raw: dict[int, tuple[float, float]] = {}
+        self._last_face: int | None = None
+        self._cal_lock = threading.Lock()
+
+    def screen(self) -> ScreenGeometry:
+        return ScreenGeometry(
+            float(self.param("screen_width_mm")), float(self.param("screen_height_mm")),
+            float(self.param("camera_offset_x_mm")), float(self.param("camera_offset_y_mm")),
+        )
+
+    def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
+        model = GazeModel(params["model_path"], params["delegate"], params["num_threads"], params["delegate_fallback"],
+                          self.get_logger().warning, screen=self.screen())
+        if self.tracker is not None:  # hot swap: keep the histories, use the new interpreter
+            self.tracker.model = model
+        return {"gaze": model}
+
+    def configure_core(self) -> None:
+        from sentin_ros.msg import Gaze
+        from sentin_ros.srv import CalibrateGaze
+
+        self.configure_models()
+        path = self.param("calibration_file")
+        self.calibration = GazeCalibration.load(path) if path and os.path.exists(path) else GazeCalibration()
+        if self.calibration.calibrated:
+            self.get_logger().info(f"loaded gaze calibration from {path} (residual {self.calibration.residual:.3f})")
+        self.tracker = GazeTracker(self.models["gaze"], int(self.param("min_frames")), float(self.param("max_gap")), self.calibration)
+        self._pub = self.create_lifecycle_publisher(Gaze, self.param("gaze_topic"), output_qos())
+        self._srv = self.create_service(CalibrateGaze, "~/calibrate", self._on_calibrate)
+
+    def release_core(self) -> None:
+        self.release_models()
+        if self._pub is not None:
+            self.destroy_lifecycle_publisher(self._pub)
+            self._pub = None
+        if self._srv is not None:
+            self.destroy_service(self._srv)
+            self._srv = None
+        self.tracker = None
+        self._last_raw.clear()
+
+    def activate_io(self) -> None:
+        from sentin_ros.msg import FaceArray
+
+        self._sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=1))
+        if self.param("camera_info_topic"):
+            self._info_sub = self.create_subscription(CameraInfo, self.param("camera_info_topic"), self._on_info, image_qos())
+
+    def deactivate_io(self) -> None:
+        for sub in (self._sub, self._info_sub):
+            if sub is not None:
+                self.destroy_subscription(sub)
+        self._sub = self._info_sub = None
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        k = np.array(msg.k, dtype=np.float64).reshape(3, 3)
+        if k[0, 0] > 0 and k[1, 1] > 0:
+            self._camera_matrix = k
+
+    def process(self, msg) -> None:
+        from sentin_ros.msg import Gaze
+
+        tracker, pub = self.tracker, self._pub
+        if tracker is None or pub is None:
+            return
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        size = (int(msg.image_width) or 640, int(msg.image_height) or 480)
+        seen = set()
+        for face in msg.faces:
+            seen.add(face.face_id)
+            if len(face.eye) != 10:
+                self.get_logger().error(f"face {face.face_id}: {len(face.eye)} eye features, expected 10; skipped", throttle_duration_sec=2.0)
+                continue
+            pos = (face.head_position.x, face.head_position.y, face.head_position.z)
+            with self._cal_lock:
+                est = tracker.push(face.face_id, stamp, np.asarray(face.eye, np.float32), face.pitch, face.yaw, face.roll,
+                                   image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
+            if est is None:
+                continue
+            self._last_raw[face.face_id] = (est.raw_x, est.raw_y)
+            self._last_face = face.face_id
+            out = Gaze()
+            out.header = msg.header
+            out.face_id = face.face_id
+            out.x, out.y = est.x, est.y
+            out.on_screen, out.calibrated = bool(est.on_screen), bool(est.calibrated)
+            out.direction.x, out.direction.y, out.direction.z = (float(v) for v in est.direction)
+            out.yaw, out.pitch, out.roll = float(face.yaw), float(face.pitch), float(face.roll)
+            out.confidence = float(est.confidence)
+            pub.publish(out)
+            self.published()
+        for fid in [f for f in tracker.face_ids if f not in seen]:
+            tracker.forget(fid)  # a lost face restarts its history when it comes back
+            self._last_raw.pop(fid, None)
+
+    def _on_calibrate(self, request, response):
+        from sentin_ros.srv import CalibrateGaze as Srv
+
+        with self._cal_lock:
+            cal = self.calibration
+            try:
+                if request.command == Srv.Request.ADD_SAMPLE:
+                    fid = request.face_id or self._last_face
+                    if fid is None or fid not in self._last_raw:
+                        raise CalibrationError(f"no gaze estimate for face {request.face_id or '(latest)'} yet")
+                    cal.add_sample(self._last_raw[fid], (request.target_x, request.target_y))
+                    response.message = f"sample {cal.num_samples} added (face {fid})"
+                elif request.command == Srv.Request.FIT:
+                    residual = cal.fit()
+                    response.message = f"fitted an affine correction to {cal.num_samples} samples, RMS residual {residual:.4f}"
+                elif request.command == Srv.Request.RESET:
+                    cal.reset()
+                    response.message = "calibration reset: output is uncalibrated"
+                elif request.command == Srv.Request.SAVE:
+                    path = request.path or self.param("calibration_file")
+                    if not path:
+                        raise CalibrationError("no path given and calibration_file is empty")
+                    cal.save(path)
+                    response.message = f"saved to {path}"
+                elif request.command == Srv.Request.LOAD:
+                    path = request.path or self.param("calibration_file")
+                    if not path:
+                        raise CalibrationError("no path given and calibration_file is empty")
+                    loaded = GazeCalibration.load(path)
+                    self.calibration = cal = loaded
+                    if self.tracker is not None:
+                        self.tracker.calibration = loaded
+                    response.message = f"loaded from {path}"
+                else:
+                    raise CalibrationError(f"unknown command {request.command}")
+                response.success = True
+            except (CalibrationError, OSError, ValueError) as exc:
+                response.success = False
+                response.message = str(exc)
+            response.num_samples = cal.num_samples
+            response.residual = float(cal.residual) if np.isfinite(cal.residual) else 0.0
+            response.calibrated = bool(cal.calibrated)
+        return response
+
+    def diagnostic_values(self) -> dict[str, str]:
+        values = super().diagnostic_values()
+        values["faces_tracked"] = str(len(self.tracker.face_ids) if self.tracker else 0)
+        values["calibrated"] = str(self.calibration.calibrated).lower()
+        return values
+
+
+def main(args=None) -> None:
+    from .runner import run_single
+
+    run_single(GazeNode, args)

@@ -1,0 +1,111 @@
+"""Stress node: sentin_ros/FaceArray -> sentin_ros/Stress per face once a face has enough history.
+
+It runs its own copy of the emotion CNN for the 256-d embedding (about 0.3 ms a face), so its
+output does not depend on the emotion node's lifecycle state or on matching two topics.
+What the level means: models/affective_tcn.md (a learned index of visible facial strain, not a
+physiological or medical measure).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..inference.emotion import EmotionModel
+from ..inference.stress import StressModel, StressTracker
+from .model_node import ModelNode
+from .qos import output_qos
+
+
+class StressNode(ModelNode):
+    MODEL_PATH_PARAMETERS = {"model_path": "stress", "emotion_model_path": "emotion"}
+
+    def __init__(self, node_name: str = "stress_node", **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.declare("faces_topic", "faces", "Input FaceArray topic.")
+        self.declare("stress_topic", "stress", "Output Stress topic (one message per face and frame, once it has min_frames of history).")
+        self.declare("min_frames", 8, "Frames of history before a level is published (the window holds 15).", (1, 15))
+        self.declare("max_gap", 0.5, "Seconds without a face after which its window restarts.", (0.01, 60.0))
+        self.declare("elevated_threshold", 0.4, "Level at or above which the state is ELEVATED.", (0.0, 1.0))
+        self.declare("high_threshold", 0.7, "Level at or above which the state is HIGH.", (0.0, 1.0))
+        self._pub = None
+        self._sub = None
+        self.tracker: StressTracker | None = None
+
+    def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
+        log = self.get_logger().warning
+        emotion = EmotionModel(params["emotion_model_path"], params["delegate"], params["num_threads"], params["delegate_fallback"], log)
+        try:
+            stress = StressModel(params["model_path"], params["delegate"], params["num_threads"], params["delegate_fallback"], log)
+        except Exception:
+            emotion.close()  # never leave half of the pair built
+            raise
+        if self.tracker is not None:  # hot swap keeps the per-face windows
+            self.tracker.model = stress
+        return {"emotion": emotion, "stress": stress}
+
+    def configure_core(self) -> None:
+        from sentin_ros.msg import Stress
+
+        elevated, high = float(self.param("elevated_threshold")), float(self.param("high_threshold"))
+        if not elevated <= high:
+            raise ValueError(f"elevated_threshold ({elevated}) must not exceed high_threshold ({high})")
+        self.configure_models()
+        self.tracker = StressTracker(
+            self.models["stress"], min_frames=int(self.param("min_frames")), elevated=elevated, high=high,
+            max_gap_s=float(self.param("max_gap")),
+        )
+        self._pub = self.create_lifecycle_publisher(Stress, self.param("stress_topic"), output_qos())
+
+    def release_core(self) -> None:
+        self.release_models()
+        if self._pub is not None:
+            self.destroy_lifecycle_publisher(self._pub)
+            self._pub = None
+        self.tracker = None
+
+    def activate_io(self) -> None:
+        from sentin_ros.msg import FaceArray
+
+        self._sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=1))
+
+    def deactivate_io(self) -> None:
+        if self._sub is not None:
+            self.destroy_subscription(self._sub)
+            self._sub = None
+
+    def process(self, msg) -> None:
+        from sentin_ros.msg import Stress
+
+        models, tracker, pub = self.models, self.tracker, self._pub
+        if models is None or tracker is None or pub is None:
+            return
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        for face in msg.faces:
+            crop = np.frombuffer(bytes(face.crop), dtype=np.uint8)
+            if crop.size != 48 * 48 or len(face.geometry) != 12:
+                self.get_logger().error(f"face {face.face_id}: malformed crop/geometry; skipped", throttle_duration_sec=2.0)
+                continue
+            probs, embedding = models["emotion"].infer(crop.reshape(48, 48))
+            est = tracker.push(face.face_id, stamp, embedding, np.asarray(face.geometry, np.float32), float(probs.max()))
+            if est is None:
+                continue
+            out = Stress()
+            out.header = msg.header
+            out.face_id = face.face_id
+            out.level, out.confidence, out.state = float(est.level), float(est.confidence), int(est.state)
+            out.window_frames, out.window_seconds = int(est.window_frames), float(est.window_seconds)
+            pub.publish(out)
+            self.published()
+        tracker.prune([f.face_id for f in msg.faces])  # lost faces: window dropped, restarts on return
+
+    def diagnostic_values(self) -> dict[str, str]:
+        values = super().diagnostic_values()
+        values["faces_tracked"] = str(len(self.tracker.face_ids) if self.tracker is not None and hasattr(self.tracker, "face_ids") else 0)
+        return values
+
+
+def main(args=None) -> None:
+    from .runner import run_single
+
+    run_single(StressNode, args)
