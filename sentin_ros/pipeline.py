@@ -53,14 +53,19 @@ class PerceptionPipeline:
         self.emotion = EmotionModel(c.emotion_model, c.delegate, c.num_threads) if (c.emotion or c.stress) else None
         self.stress = None
         self.gaze = None
+        self._models = [m for m in (self.emotion,) if m is not None]
         if c.stress:
             from .inference.stress import StressModel, StressTracker
 
-            self.stress = StressTracker(StressModel(c.stress_model, c.delegate, c.num_threads))
+            stress_model = StressModel(c.stress_model, c.delegate, c.num_threads)
+            self._models.append(stress_model)
+            self.stress = StressTracker(stress_model)
         if c.gaze:
             from .inference.gaze import GazeModel, GazeTracker
 
-            self.gaze = GazeTracker(GazeModel(c.gaze_model, c.delegate, c.num_threads))
+            gaze_model = GazeModel(c.gaze_model, c.delegate, c.num_threads)
+            self._models.append(gaze_model)
+            self.gaze = GazeTracker(gaze_model)
 
     def process(self, image: np.ndarray, stamp: float, encoding: str = "bgr8") -> FrameResult:
         t0 = time.perf_counter()
@@ -80,18 +85,23 @@ class PerceptionPipeline:
                 timings["stress"] += (time.perf_counter() - t) * 1e3
             if self.gaze is not None:
                 t = time.perf_counter()
-                r.gaze = self.gaze.push(face.face_id, stamp, face.eye, face.pitch, face.yaw, face.roll)
+                r.gaze = self.gaze.push(
+                    face.face_id, stamp, face.eye, face.pitch, face.yaw, face.roll, image_size=(frame.width, frame.height),
+                    head_position_m=face.head_position if face.head_position[2] > 0 else None,
+                    camera_matrix=self.faces.pose.camera_matrix,
+                )
                 timings["gaze"] += (time.perf_counter() - t) * 1e3
             results.append(r)
         live = [f.face_id for f in frame.faces]
-        for tracker in (self.stress, self.gaze):
-            if tracker is not None:
-                tracker.prune(live)
+        if self.stress is not None:
+            self.stress.prune(live)
+        if self.gaze is not None:
+            for fid in [f for f in self.gaze.face_ids if f not in live]:
+                self.gaze.forget(fid)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(stamp, frame.width, frame.height, results, frame.retired_ids, timings)
 
     def close(self) -> None:
         self.faces.close()
-        for m in (self.emotion, getattr(self.stress, "model", None), getattr(self.gaze, "model", None)):
-            if m is not None:
-                m.close()
+        for m in self._models:
+            m.close()

@@ -12,7 +12,7 @@ from typing import Any
 
 from rcl_interfaces.msg import SetParametersResult
 
-from ..inference.runtime import ModelError
+from ..inference.runtime import LiteModel, ModelError
 from .base_node import PerceptionNode
 
 MODEL_PARAMETERS = ("delegate", "num_threads", "delegate_fallback")
@@ -47,9 +47,12 @@ class ModelNode(PerceptionNode):
 
     @staticmethod
     def lite(model):
-        """The LiteModel inside a model wrapper (emotion/stress: .lite, gaze: .model)."""
-        inner = getattr(model, "lite", None)
-        return inner if inner is not None else model.model
+        """The LiteModel inside a model wrapper (emotion: .lite, stress: .runtime, gaze: .model)."""
+        for attr in ("lite", "runtime", "model"):
+            inner = getattr(model, attr, None)
+            if isinstance(inner, LiteModel):
+                return inner
+        raise TypeError(f"{type(model).__name__} exposes no LiteModel")
 
     def configure_models(self) -> None:
         self.models = self.build_models(self.model_params())
