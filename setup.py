@@ -11,5 +11,14 @@ setup(
     packages=find_packages(include=["sentin_ros", "sentin_ros.*"]),
     python_requires=">=3.10",
     install_requires=["numpy<2", "opencv-python", "mediapipe==0.10.21", "ai-edge-litert", "pyyaml", "rosbags"],
-    entry_points={"console_scripts": ["sentin-ros = sentin_ros.cli:main"]},
+    entry_points={"console_scripts": [
+        "sentin-ros = sentin_ros.cli:main",
+        # one lifecycle node per process (the embedded counterpart of `ros2 run sentin_ros <node>`)
+        "sentin-source-node = sentin_ros.ros.source_node:main",
+        "sentin-face-node = sentin_ros.ros.face_node:main",
+        "sentin-emotion-node = sentin_ros.ros.emotion_node:main",
+        "sentin-stress-node = sentin_ros.ros.stress_node:main",
+        "sentin-gaze-node = sentin_ros.ros.gaze_node:main",
+        "sentin-debug-view-node = sentin_ros.ros.debug_view_node:main",
+    ]},
 )

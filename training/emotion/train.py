@@ -43,20 +43,24 @@ DEFAULT_STUDENTS = "0:1:0,0.9:4:0,0.7:2:1"
 def parse_teachers(s: str):
     out = []
     for item in filter(None, s.split(",")):
-        arch, seed = item.split(":")
+        parts = item.split(":")
+        arch, seed = parts[0], parts[1]
+        ep = int(parts[2]) if len(parts) > 2 else None
         out.append({"role": "teacher", "arch": arch, "seed": int(seed),
-                    "tag": f"{arch}_s{seed}"})
+                    "tag": f"{arch}_s{seed}", "epochs": ep})
     return out
 
 
 def parse_students(s: str):
     out = []
     for item in filter(None, s.split(",")):
-        a, t, seed = item.split(":")
-        a, t = float(a), float(t)
-        tag = f"ce_s{seed}" if a == 0 else f"kd_a{a:g}_T{t:g}_s{seed}"
+        parts = item.split(":")
+        a, t, seed = float(parts[0]), float(parts[1]), parts[2]
+        offline = len(parts) > 3 and parts[3] == "off"
+        ep = int(parts[4]) if len(parts) > 4 else None
+        tag = f"ce_s{seed}" if a == 0 else f"kd_a{a:g}_T{t:g}_s{seed}" + ("_off" * offline)
         out.append({"role": "student", "arch": "student", "alpha": a, "T": t,
-                    "seed": int(seed), "tag": tag})
+                    "seed": int(seed), "tag": tag, "offline": offline, "epochs": ep})
     return out
 
 
@@ -147,7 +151,7 @@ def train_member(m: dict, a) -> int:
     is_teacher = m["role"] == "teacher"
     bs = a.batch
     steps_per_epoch = len(xtr) // bs
-    max_epochs = a.teacher_epochs if is_teacher else a.student_epochs
+    max_epochs = m.get("epochs") or (a.teacher_epochs if is_teacher else a.student_epochs)
     lr = a.lr * bs / 256
     decay, no_decay = [], []
     for n_, p in model.named_parameters():
@@ -157,7 +161,20 @@ def train_member(m: dict, a) -> int:
                           lr=lr, momentum=0.9, nesterov=True)
 
     teachers = []
-    if not is_teacher and m["alpha"] > 0:
+    pt_all = None
+    if not is_teacher and m["alpha"] > 0 and m.get("offline"):
+        # offline distillation: ensemble of the teachers' stored flip-TTA logits of the
+        # un-augmented training images (mixed along with the labels under mixup/cutmix)
+        _, d = load_splits(a.data_local)
+        tr_rows = np.flatnonzero(d["usage"] == D.SPLITS["Training"])[:len(xtr)]
+        probs = []
+        for tm in parse_teachers(a.teachers):
+            lo = np.load(os.path.join(member_dir(a.out, tm), "logits_tta.npy"))
+            lo = torch.from_numpy(lo[tr_rows].astype(np.float32))
+            probs.append((lo / m["T"]).softmax(1))
+        pt_all = torch.stack(probs).mean(0).to(device)
+        print(f"[{m['tag']}] offline distillation from {len(probs)} teachers", flush=True)
+    elif not is_teacher and m["alpha"] > 0:
         for tm in parse_teachers(a.teachers):
             sd = torch.load(os.path.join(member_dir(a.out, tm), "final.pt"),
                             map_location=device, weights_only=True)
@@ -179,7 +196,7 @@ def train_member(m: dict, a) -> int:
         if device.type == "cuda" and ck.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(ck["rng_cuda"])
         print(f"[{m['tag']}] resumed at epoch {state['epoch']}", flush=True)
-    if a.fixed_epochs or a.budget_s <= 0:
+    if a.fixed_epochs or a.budget_s <= 0 or m.get("epochs"):
         state["total_epochs"] = state["total_epochs"] or max_epochs
 
     print(f"[{m['tag']}] {m['arch']} params={n_params(model)} device={device} "
@@ -202,20 +219,16 @@ def train_member(m: dict, a) -> int:
     while state["total_epochs"] is None or state["epoch"] < state["total_epochs"]:
         ep = state["epoch"]
         # stop (and resume later) if the next epoch cannot finish before the deadline
-        if ep_times and time.time() + 1.15 * np.median(ep_times) > deadline:
-            print(f"[{m['tag']}] deadline: stopping after epoch {ep}, rerun to resume",
-                  flush=True)
-            return 3
+        if ep_times and time.time() + 1.15 * np.median(ep_times[-3:]) > deadline:
+            # budget exhausted: keep the best weights so far and finish (recorded)
+            print(f"[{m['tag']}] deadline: truncated after epoch {ep}", flush=True)
+            state["truncated_at"] = ep
+            break
         model.train()
         t0 = time.time()
         perm = torch.randperm(len(xtr), device=device)
-        tsteady = None
         loss_sum = torch.zeros((), device=device)
         for it in range(steps_per_epoch):
-            if it == min(10, steps_per_epoch - 1):
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                tsteady = time.time()
             for gparam in opt.param_groups:
                 gparam["lr"] = lr_at(ep * steps_per_epoch + it, state["total_epochs"])
             idx = perm[it * bs:(it + 1) * bs]
@@ -223,16 +236,22 @@ def train_member(m: dict, a) -> int:
             y = ytr[idx]
             x = augment(x, erase_p=a.erase_p)
             yt = eye[y] * (1 - smooth) + smooth / 7
+            if pt_all is not None:
+                yt = torch.cat([yt, pt_all[idx]], 1)
             x, yt, _, _ = mix(x, yt, p=a.mix_p)
+            pt = None
+            if pt_all is not None:
+                yt, pt = yt[:, :7], yt[:, 7:]
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x)[0].float()
                 loss = -(yt * F.log_softmax(logits, 1)).sum(1).mean()
-                if teachers:
+                if teachers or pt is not None:
                     T = m["T"]
-                    with torch.no_grad():
-                        pt = torch.stack([t(x)[0].float().div(T).softmax(1)
-                                          for t in teachers]).mean(0)
+                    if teachers:
+                        with torch.no_grad():
+                            pt = torch.stack([t(x)[0].float().div(T).softmax(1)
+                                              for t in teachers]).mean(0)
                     kd = F.kl_div(F.log_softmax(logits / T, 1), pt,
                                   reduction="batchmean") * T * T
                     loss = m["alpha"] * kd + (1 - m["alpha"]) * loss
@@ -257,15 +276,13 @@ def train_member(m: dict, a) -> int:
                          "private": acc(predict(net, xpriv, device, tta=is_teacher), ypriv)}
         ep_time = time.time() - t0
         ep_times.append(ep_time)
-        if state["total_epochs"] is None:
-            # fit the schedule into the budget from the steady-state speed of epoch 1
-            if tsteady is not None and steps_per_epoch > 10:
-                per_ep = (time.time() - tsteady) * steps_per_epoch / (steps_per_epoch - 10)
-                per_ep += ep_time - t_train
-            else:
-                per_ep = ep_time
+        if state["total_epochs"] is None and ep + 1 >= warm_epochs:
+            # fit the schedule into the budget from the speed of the last warm-up epoch
+            # (the first epoch carries start-up and cuDNN auto-tuning)
+            per_ep = ep_time
             left = deadline - time.time() - a.reserve_s
-            state["total_epochs"] = int(max(3, min(max_epochs, 1 + left // (per_ep * 1.08))))
+            state["total_epochs"] = int(max(ep + 2, min(max_epochs,
+                                                        ep + 1 + left // (per_ep * 1.05))))
             print(f"[{m['tag']}] epoch time ~{per_ep:.2f}s -> total_epochs="
                   f"{state['total_epochs']}", flush=True)
         state["epoch"] = ep + 1
@@ -298,11 +315,13 @@ def train_member(m: dict, a) -> int:
     if is_teacher:
         # flip-TTA logits on every row (file order) for offline use / ensemble accuracy
         _, d = load_splits(a.data_local)
-        allx = torch.from_numpy(d["pixels"]).to(device)
+        allpix = d["pixels"][:a.limit_train] if a.limit_train else d["pixels"]
+        allx = torch.from_numpy(allpix).to(device)
         lo = predict(net, allx, device, tta=True)
         np.save(os.path.join(mdir, "logits_tta.npy"), lo.astype(np.float16))
     result = {"member": m, "params": n_params(net), "best": state["best"],
-              "epochs": state["total_epochs"], "history": state["history"],
+              "epochs": state["total_epochs"], "truncated_at": state.get("truncated_at"),
+              "history": state["history"],
               "train_time_s": round(sum(h["time_s"] for h in state["history"]), 1)}
     with open(os.path.join(mdir, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -351,9 +370,11 @@ def ensemble_report(a, teachers) -> dict:
     p = np.mean([np.exp(lo - lo.max(1, keepdims=True)) /
                  np.exp(lo - lo.max(1, keepdims=True)).sum(1, keepdims=True) for lo in los], 0)
     out = {"n_teachers": len(los)}
+    n = len(p)
     for name, u in D.SPLITS.items():
-        msk = d["usage"] == u
-        out[f"ensemble_{name}_acc"] = float((p[msk].argmax(1) == d["label"][msk]).mean())
+        msk = d["usage"][:n] == u
+        if msk.any():
+            out[f"ensemble_{name}_acc"] = float((p[msk].argmax(1) == d["label"][:n][msk]).mean())
     return out
 
 

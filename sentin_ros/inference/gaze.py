@@ -1,0 +1,270 @@
+"""Gaze on a screen from the face core's eye/iris features and head pose (ROS-free).
+
+Model: models/gaze_hybrid_int8.tflite (card: models/gaze_hybrid.md), trained on synthetic
+sequences from training/gaze/generator.py. Inputs 1×15×10 (eye features, oldest frame first)
+and 1×3 (head pitch, yaw, roll); output 1×2, a normalized point on screen.REFERENCE_SCREEN,
+which `GazeModel` converts to the configured screen.
+
+Input scaling (done here, in float, before the INT8 quantization, and by the training script
+through the same functions):
+* `canonical_eye_features`: the three camera-dependent features become camera-independent:
+  face_scale -> inter-ocular distance / focal length, eye_cx/eye_cy -> the eye mid-point in
+  normalized camera coordinates (x/z, y/z), using the camera matrix (default_camera_matrix when
+  none is given, as in the face core).
+* `standardize`: (feature - EYE_MEAN) / EYE_STD, clipped to +-5, so every feature uses the
+  INT8 input range (one scale per tensor) alike; head pose (pitch, yaw, roll) degrees / 90.
+
+"Left"/"right" on the screen are as the user sees it: x = 0 is the screen's left edge from the
+user's point of view (the camera image's right side).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .runtime import LiteModel, ModelError
+from .screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
+
+__all__ = [
+    "SEQ_LEN", "GazeModel", "GazeTracker", "GazeEstimate", "ScreenGeometry", "REFERENCE_SCREEN",
+    "canonical_eye_features", "standardize", "model_inputs", "confidence", "ModelError",
+]
+
+SEQ_LEN = 15
+NUM_EYE = 10
+# Standardisation of the canonical features (from 20k generated training sequences, rounded;
+# fixed here so that the model and this module cannot drift apart).
+EYE_MEAN = np.array([0.0, 0.0, 0.0, 0.0, 0.21, 0.21, 0.23, 0.1, 0.0, 0.0], np.float32)
+EYE_STD = np.array([0.21, 0.075, 0.21, 0.075, 0.08, 0.08, 0.04, 0.025, 0.18, 0.12], np.float32)
+HEAD_SCALE_DEG = 90.0
+CLIP = 5.0
+
+
+def canonical_eye_features(eye: np.ndarray, width: int, height: int, camera_matrix: np.ndarray | None = None) -> np.ndarray:
+    """(T, 10) face-core eye features -> camera-independent ones (same order, same meaning for 0-6).
+
+    7: inter-ocular distance / focal length (instead of / image width);
+    8, 9: eye mid-point x/z and y/z in the optical frame (instead of [-1, 1] image coordinates).
+    """
+    eye = np.array(eye, dtype=np.float64, copy=True).reshape(-1, NUM_EYE)
+    if camera_matrix is None:
+        fx = fy = float(width)
+        cx, cy = width / 2.0, height / 2.0
+    else:
+        k = np.asarray(camera_matrix, dtype=np.float64)
+        fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    u = (eye[:, 8] + 1) * width / 2.0
+    v = (eye[:, 9] + 1) * height / 2.0
+    eye[:, 7] = eye[:, 7] * width / fx
+    eye[:, 8] = (u - cx) / fx
+    eye[:, 9] = (v - cy) / fy
+    return eye.astype(np.float32)
+
+
+def standardize(canonical: np.ndarray) -> np.ndarray:
+    return np.clip((np.asarray(canonical, np.float32) - EYE_MEAN) / EYE_STD, -CLIP, CLIP)
+
+
+def head_input(pitch_yaw_roll) -> np.ndarray:
+    return np.asarray(pitch_yaw_roll, np.float32).reshape(-1, 3) / HEAD_SCALE_DEG
+
+
+def pad_window(seq: np.ndarray, length: int = SEQ_LEN) -> np.ndarray:
+    """Last `length` rows; shorter histories are padded by repeating the oldest frame."""
+    seq = np.asarray(seq, np.float32)
+    if seq.ndim != 2 or seq.shape[0] == 0:
+        raise ValueError(f"expected a (T>=1, {NUM_EYE}) sequence, got shape {seq.shape}")
+    if seq.shape[0] >= length:
+        return seq[-length:]
+    return np.concatenate([np.repeat(seq[:1], length - seq.shape[0], axis=0), seq], axis=0)
+
+
+def model_inputs(canonical_seq: np.ndarray, pitch_yaw_roll) -> tuple[np.ndarray, np.ndarray]:
+    """(1, 15, 10) and (1, 3) float model inputs from canonical features and head pose in degrees."""
+    return standardize(pad_window(canonical_seq))[None], head_input(pitch_yaw_roll)
+
+
+def confidence(canonical_seq: np.ndarray, pitch_yaw_roll, history: int) -> float:
+    """[0, 1]: product of eye openness (last 3 frames), history length and head-turn factors.
+
+    openness: lid opening / eye width 0.08 (closed) -> 0, 0.16 and above -> 1;
+    history: sqrt(frames / 15); head: 1 up to 35 deg yaw (25 deg pitch), 0 at 55 deg (45 deg).
+    """
+    seq = np.asarray(canonical_seq, np.float32).reshape(-1, NUM_EYE)
+    opening = float(np.mean(seq[-3:, 4:6]))
+    c_open = float(np.clip((opening - 0.08) / 0.08, 0.0, 1.0))
+    c_hist = float(np.sqrt(np.clip(history / SEQ_LEN, 0.0, 1.0)))
+    pitch, yaw, _ = (float(v) for v in np.asarray(pitch_yaw_roll).ravel()[:3])
+    c_head = float(np.clip(min((55 - abs(yaw)) / 20, (45 - abs(pitch)) / 20), 0.0, 1.0))
+    return c_open * c_hist * c_head
+
+
+class GazeModel:
+    """The INT8 gaze model on the shared LiteRT runtime; outputs points on `screen`."""
+
+    INPUT_SHAPES = ((1, SEQ_LEN, NUM_EYE), (1, 3))
+    OUTPUT_SHAPES = ((1, 2),)
+
+    def __init__(
+        self,
+        path: str,
+        delegate: str = "xnnpack",
+        num_threads: int = 1,
+        delegate_fallback: bool = True,
+        log: Callable[[str], None] | None = None,
+        screen: ScreenGeometry | None = None,
+    ):
+        self.model = LiteModel(
+            path, delegate, num_threads, delegate_fallback,
+            expected_inputs=self.INPUT_SHAPES, expected_outputs=self.OUTPUT_SHAPES, log=log,
+        )
+        self.screen = screen or REFERENCE_SCREEN
+        self._seq = self.model.input_by_shape(self.INPUT_SHAPES[0]).index
+        self._head = self.model.input_by_shape(self.INPUT_SHAPES[1]).index
+        self._out = self.model.output_by_shape(self.OUTPUT_SHAPES[0]).index
+
+    def describe(self) -> str:
+        return self.model.describe()
+
+    def predict_reference(self, canonical_seq: np.ndarray, pitch_yaw_roll) -> np.ndarray:
+        """Raw model output: normalized point on REFERENCE_SCREEN, from canonical features."""
+        seq, head = model_inputs(canonical_seq, pitch_yaw_roll)
+        out = self.model.run({self._seq: seq, self._head: head})[self._out]
+        return out.reshape(2).astype(np.float64)
+
+    def predict(
+        self,
+        eye_seq: np.ndarray,
+        head_pose_pyr,
+        image_size: tuple[int, int] = (640, 480),
+        camera_matrix: np.ndarray | None = None,
+    ) -> tuple[float, float]:
+        """(x, y) normalized on self.screen from face-core eye features (T, 10), oldest first.
+
+        T < 15 is padded by repeating the oldest frame; T > 15 uses the last 15 frames.
+        head_pose_pyr: (pitch, yaw, roll) degrees of the newest frame. image_size: (width, height)
+        of the frames the features came from; camera_matrix: None = default_camera_matrix.
+        """
+        canon = canonical_eye_features(eye_seq, image_size[0], image_size[1], camera_matrix)
+        xy = convert(self.predict_reference(canon, head_pose_pyr), REFERENCE_SCREEN, self.screen)
+        return float(xy[0]), float(xy[1])
+
+    def close(self) -> None:
+        self.model.close()
+
+
+@dataclass
+class GazeEstimate:
+    face_id: int
+    stamp: float
+    x: float  # normalized on the screen, calibrated when `calibrated`
+    y: float
+    raw_x: float  # model output before the calibration
+    raw_y: float
+    calibrated: bool
+    on_screen: bool
+    direction: np.ndarray  # unit vector, optical frame, from the eye mid-point to (x, y)
+    eye_position_m: np.ndarray  # eye mid-point, optical frame, metres
+    confidence: float
+    frames: int  # history length used (<= 15)
+    pitch: float
+    yaw: float
+    roll: float
+
+
+class GazeTracker:
+    """Per-face feature windows; an estimate once a face has `min_frames` frames of history.
+
+    A gap longer than `max_gap_s` between two frames of a face restarts its window (a lost and
+    found face must not mix old frames into the new estimate). `calibration` (optional) is an
+    object with `calibrated` and `apply(xy)` (calibration.GazeCalibration).
+    """
+
+    def __init__(self, model: GazeModel, min_frames: int = 5, max_gap_s: float = 0.5, calibration=None):
+        if not 1 <= min_frames <= SEQ_LEN:
+            raise ValueError(f"min_frames must be in [1, {SEQ_LEN}], got {min_frames}")
+        self.model = model
+        self.min_frames = int(min_frames)
+        self.max_gap_s = float(max_gap_s)
+        self.calibration = calibration
+        self._windows: dict[int, deque] = {}
+        self._last_stamp: dict[int, float] = {}
+
+    @property
+    def face_ids(self) -> list[int]:
+        return list(self._windows)
+
+    def history(self, face_id: int) -> int:
+        return len(self._windows.get(face_id, ()))
+
+    def forget(self, face_id: int) -> None:
+        self._windows.pop(face_id, None)
+        self._last_stamp.pop(face_id, None)
+
+    def reset(self) -> None:
+        self._windows.clear()
+        self._last_stamp.clear()
+
+    def push(
+        self,
+        face_id: int,
+        stamp: float,
+        eye10: np.ndarray,
+        pitch: float,
+        yaw: float,
+        roll: float,
+        image_size: tuple[int, int] = (640, 480),
+        head_position_m=None,
+        rotation: np.ndarray | None = None,
+        camera_matrix: np.ndarray | None = None,
+    ) -> GazeEstimate | None:
+        """Add one frame of a face; the estimate for it, or None while the history is too short.
+
+        head_position_m: the face core's head translation (nose tip, metres); rotation: its head
+        rotation (3×3), None = built from the angles. Without a position the eye is assumed 0.6 m
+        in front of the camera.
+        """
+        last = self._last_stamp.get(face_id)
+        if last is not None and (stamp - last > self.max_gap_s or stamp < last):
+            self.forget(face_id)
+        window = self._windows.setdefault(face_id, deque(maxlen=SEQ_LEN))
+        self._last_stamp[face_id] = stamp
+        canon = canonical_eye_features(eye10, image_size[0], image_size[1], camera_matrix)[0]
+        window.append(canon)
+        if len(window) < self.min_frames:
+            return None
+        seq = np.stack(window)
+        pyr = (pitch, yaw, roll)
+        raw = convert(self.model.predict_reference(seq, pyr), REFERENCE_SCREEN, self.model.screen)
+        xy = raw
+        calibrated = bool(self.calibration is not None and self.calibration.calibrated)
+        if calibrated:
+            xy = np.asarray(self.calibration.apply(raw), dtype=np.float64)
+        if head_position_m is None:
+            eye_m = np.array([0.0, 0.0, 0.6])
+        else:
+            if rotation is None:
+                from sentin_ros.core.head_pose import rotation_from_angles
+
+                rotation = rotation_from_angles(yaw, pitch, roll)
+            eye_m = eye_position_m(head_position_m, rotation)
+        return GazeEstimate(
+            face_id=face_id,
+            stamp=stamp,
+            x=float(xy[0]),
+            y=float(xy[1]),
+            raw_x=float(raw[0]),
+            raw_y=float(raw[1]),
+            calibrated=calibrated,
+            on_screen=self.model.screen.on_screen(float(xy[0]), float(xy[1])),
+            direction=gaze_direction(eye_m, xy, self.model.screen),
+            eye_position_m=eye_m,
+            confidence=confidence(seq, pyr, len(window)),
+            frames=len(window),
+            pitch=float(pitch),
+            yaw=float(yaw),
+            roll=float(roll),
+        )

@@ -1,0 +1,1 @@
+"""Stress model: data generator, training, conversion and checks (see models/affective_tcn.md)."""

@@ -1,0 +1,343 @@
+"""Train the stress TCN on generated sequences, convert it to full-integer INT8, evaluate, report.
+
+One command (TensorFlow venv, see training/stress/requirements.txt):
+
+    .venv-tf-stress/bin/python training/stress/train.py
+
+  1. embedding bank: the emotion model (models/affective_cnn_int8.tflite) over the FER2013 Training
+     faces -> training/out/stress/bank_{train,heldout}.npz and the test fixture
+     training/stress/fixtures/heldout_bank.npz (rebuilt when the emotion model changes);
+  2. data: train / val / test sequences from training/stress/generator.py (train on the 90 %
+     "train" faces, val and test on the 10 % held-out faces, different seeds), cached in
+     training/out/stress/data_*.npz;
+  3. training: Keras TCN, checkpoint every epoch in training/out/stress/ckpt (an interrupted run
+     resumes where it stopped; --fresh starts over), best epoch by validation loss;
+  4. conversion: full-integer INT8 (int8 input and output, representative windows from the
+     training split) -> models/affective_tcn_int8.tflite (must be <= 200 KB);
+  5. evaluation: MAE vs the generator's targets on held-out test sequences, FP32 (Keras) and INT8
+     (LiteRT through sentin_ros.inference.stress.StressModel), the behaviour contract
+     (training/stress/contract.py), latency -> models/affective_tcn.metrics.json.
+
+Input standardisation: geometry in sentin_ros/inference/stress.py (`prepare_window`, fixed
+constants), embedding per-dimension inside the model (a Normalization layer during training, folded
+into the first 1x1 convolution for export).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, ROOT)
+
+from sentin_ros.inference import stress as rt  # noqa: E402
+from training.stress import contract, embeddings  # noqa: E402
+from training.stress import generator as gen  # noqa: E402
+
+OUT = os.path.join(ROOT, "training", "out", "stress")
+MODEL_OUT = os.path.join(ROOT, "models", "affective_tcn_int8.tflite")
+METRICS_OUT = os.path.join(ROOT, "models", "affective_tcn.metrics.json")
+PARAMS_OUT = os.path.join(HERE, "generator_params.json")
+DATA_VERSION = 5  # bump when the generator changes in a way the params do not show
+CHANNELS = 48
+DILATIONS = (1, 2, 4)  # kernel 3: receptive field 1 + 2 * (1 + 2 + 4) = 15 frames
+MAX_BYTES = 200 * 1024
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------ data
+def ensure_bank(args) -> tuple[gen.EmbeddingBank, gen.EmbeddingBank]:
+    want = None if args.standin else args.emotion_model
+    if want and not os.path.isfile(want):
+        raise SystemExit(f"emotion model {want} not found (use --standin to test the pipeline)")
+    want_src = "STAND-IN" if not want else f"sha256:{embeddings.sha256(want)[:16]}"
+    paths = [os.path.join(OUT, f"bank_{s}.npz") for s in ("train", "heldout")]
+    ok = all(os.path.isfile(p) for p in paths)
+    if ok:
+        src = str(np.load(paths[0])["source"])
+        ok = want_src in src
+    if not ok or args.rebuild_bank:
+        embeddings.build(args.fer, want, OUT, embeddings.FIXTURE, log)
+    return gen.EmbeddingBank.load(paths[0]), gen.EmbeddingBank.load(paths[1])
+
+
+def pad_augment(rng, drivers: np.ndarray, x: np.ndarray, frac: float) -> None:
+    """In place: for `frac` of the sequences, repeat frame k into frames 0..k-1 (k in 1..8), exactly as
+    StressTracker pads a short history; drivers likewise, so the target matches."""
+    n = len(x)
+    sel = np.flatnonzero(rng.random(n) < frac)
+    for i in sel:
+        k = int(rng.integers(1, gen.FRAMES - 6))
+        x[i, :k] = x[i, k]
+        drivers[i, :k] = drivers[i, k]
+
+
+def make_data(name: str, n: int, bank: gen.EmbeddingBank, stats, params, seed: int, pad_frac: float, prepared: bool):
+    key = hashlib.sha256(json.dumps([params.to_dict(), bank.source, n, seed, pad_frac, prepared, DATA_VERSION,
+                                     rt.GEOMETRY_MEAN, rt.GEOMETRY_STD], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    path = os.path.join(OUT, f"data_{name}_{key}.npz")
+    if os.path.isfile(path):
+        z = np.load(path)
+        return z["x"], z["y"], z["drivers"], z["kinds"]
+    log(f"generating {n} {name} sequences (seed {seed})")
+    rng = np.random.default_rng(seed)
+    xs, ys, ds, ks = [], [], [], []
+    chunk = 2000
+    t0 = time.time()
+    for s in range(0, n, chunk):
+        m = min(chunk, n - s)
+        drivers, kinds = gen.sample_drivers(rng, m, params)
+        x = gen.render(rng, drivers, bank, stats, params).x
+        pad_augment(rng, drivers, x, pad_frac)
+        y = gen.target_from_drivers(drivers, params.target).astype(np.float32)
+        if prepared:
+            x = rt.prepare_window(x).astype(np.float16)
+        xs.append(x)
+        ys.append(y)
+        ds.append(drivers.astype(np.float16))
+        ks += kinds
+        log(f"  {s + m}/{n} ({time.time() - t0:.0f} s)")
+    x, y, d, k = np.concatenate(xs), np.concatenate(ys), np.concatenate(ds), np.array(ks)
+    np.savez(path, x=x, y=y, drivers=d, kinds=k)
+    return x, y, d, k
+
+
+# ----------------------------------------------------------------------------------------- model
+def build_model(mean: np.ndarray | None, var: np.ndarray | None, noise: float = 0.1, dropout: float = 0.1):
+    import keras
+    from keras import layers
+
+    inp = keras.Input((gen.FRAMES, gen.FEATURES), name="window")
+    x = inp
+    if mean is not None:
+        x = layers.Normalization(mean=mean, variance=var, name="standardise")(x)
+        x = layers.GaussianNoise(noise, name="noise")(x)
+        x = layers.Dropout(dropout, name="feature_drop")(x)
+    x = layers.Conv1D(CHANNELS, 1, activation="relu", name="frame_proj")(x)
+    for i, d in enumerate(DILATIONS):
+        y = layers.Conv1D(CHANNELS, 3, dilation_rate=d, padding="causal", activation="relu", name=f"tcn{i}")(x)
+        if mean is not None:
+            y = layers.SpatialDropout1D(dropout, name=f"drop{i}")(y)
+        x = layers.Add(name=f"res{i}")([x, y])
+    x = layers.Cropping1D((gen.FRAMES - 1, 0), name="last_step")(x)
+    x = layers.Flatten(name="flat")(x)
+    x = layers.Dense(32, activation="relu", name="head")(x)
+    out = layers.Dense(1, activation="sigmoid", name="level")(x)
+    return keras.Model(inp, out, name="affective_tcn")
+
+
+def export_model(trained, mean: np.ndarray, var: np.ndarray):
+    """Same network without the training-only layers; the embedding standardisation folded into frame_proj."""
+    m = build_model(None, None)
+    for layer in m.layers:
+        if layer.weights:
+            layer.set_weights(trained.get_layer(layer.name).get_weights())
+    w, b = trained.get_layer("frame_proj").get_weights()  # w: (1, 268, C)
+    std = np.maximum(np.sqrt(var), 1e-7)  # keras Normalization: (x - mean) / max(sqrt(var), eps)
+    w2 = w / std[None, :, None]
+    b2 = b - np.einsum("f,fc->c", mean / std, w[0])
+    m.get_layer("frame_proj").set_weights([w2.astype(np.float32), b2.astype(np.float32)])
+    return m
+
+
+def convert_int8(model, rep: np.ndarray, path: str) -> int:
+    import tempfile
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sm = os.path.join(tmp, "saved_model")
+        model.export(sm, format="tf_saved_model", verbose=False,
+                     input_signature=[tf.TensorSpec([1, gen.FRAMES, gen.FEATURES], tf.float32, name="window")])
+        conv = tf.lite.TFLiteConverter.from_saved_model(sm)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([rep[i: i + 1].astype(np.float32)] for i in range(len(rep)))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        blob = conv.convert()
+    with open(path, "wb") as f:
+        f.write(blob)
+    return len(blob)
+
+
+# ------------------------------------------------------------------------------------- evaluate
+def latency(model_path: str, windows: np.ndarray, runs: int = 2000) -> dict:
+    m = rt.StressModel(model_path, num_threads=1)
+    m.warm_up(10)
+    t_full, t_inv = [], []
+    interp = m.runtime._interpreter
+    for i in range(runs):
+        w = windows[i % len(windows)]
+        t0 = time.perf_counter()
+        m.predict(w)
+        t_full.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        interp.invoke()
+        t_inv.append(time.perf_counter() - t0)
+    m.close()
+    f, v = np.array(t_full) * 1e3, np.array(t_inv) * 1e3
+    return {"runs": runs, "threads": 1, "backend": "ai_edge_litert (XNNPACK)",
+            "predict_ms_median": round(float(np.median(f)), 4), "predict_ms_p99": round(float(np.percentile(f, 99)), 4),
+            "invoke_ms_median": round(float(np.median(v)), 4), "invoke_ms_p99": round(float(np.percentile(v, 99)), 4)}
+
+
+def mae_report(y: np.ndarray, t: np.ndarray, kinds: np.ndarray) -> dict:
+    out = {"all": round(float(np.abs(y - t).mean()), 4), "rmse": round(float(np.sqrt(((y - t) ** 2).mean())), 4),
+           "p95_abs_error": round(float(np.percentile(np.abs(y - t), 95)), 4)}
+    out["by_scenario"] = {str(k): round(float(np.abs(y - t)[kinds == k].mean()), 4) for k in np.unique(kinds)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fer", default=embeddings.FER)
+    ap.add_argument("--emotion-model", default=embeddings.EMOTION_MODEL)
+    ap.add_argument("--standin", action="store_true", help="stand-in embeddings (pipeline test; never commit)")
+    ap.add_argument("--rebuild-bank", action="store_true")
+    ap.add_argument("--train-seqs", type=int, default=120000)
+    ap.add_argument("--val-seqs", type=int, default=3000)
+    ap.add_argument("--test-seqs", type=int, default=4000)
+    ap.add_argument("--epochs", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--pad-frac", type=float, default=0.12)
+    ap.add_argument("--fresh", action="store_true", help="ignore the checkpoint and start over")
+    ap.add_argument("--out", default=MODEL_OUT)
+    ap.add_argument("--metrics", default=METRICS_OUT)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(0)
+    os.makedirs(OUT, exist_ok=True)
+    t_start = time.time()
+
+    params = gen.GeneratorParams()
+    params.to_json(PARAMS_OUT)
+    stats = gen.GeometryStats.load()
+    bank_tr, bank_ho = ensure_bank(args)
+    log(f"bank: {len(bank_tr.labels)} train / {len(bank_ho.labels)} held-out faces from {bank_tr.source}")
+
+    xtr, ytr, _, _ = make_data("train", args.train_seqs, bank_tr, stats, params, 1, args.pad_frac, True)
+    xva, yva, _, _ = make_data("val", args.val_seqs, bank_ho, stats, params, 2, args.pad_frac, True)
+    xte, yte, _, kte = make_data("test", args.test_seqs, bank_ho, stats, params, 3, args.pad_frac, False)
+    log(f"data: train {xtr.shape} val {xva.shape} test {xte.shape}; target mean {ytr.mean():.3f}, "
+        f"fraction > 0.7: {(ytr > 0.7).mean():.2f}, < 0.3: {(ytr < 0.3).mean():.2f}")
+    g = xtr[..., gen.EMBED_DIM:].astype(np.float32).reshape(-1, 12)
+    log("standardised geometry on train data: mean " + np.array2string(g.mean(0), precision=2) +
+        " std " + np.array2string(g.std(0), precision=2))
+
+    flat = xtr.reshape(-1, gen.FEATURES)
+    sub = flat[np.random.default_rng(0).choice(len(flat), size=min(len(flat), 200000), replace=False)].astype(np.float32)
+    mean, var = sub.mean(0), sub.var(0)
+    var = np.maximum(var, 1e-6)
+
+    ckpt_dir = os.path.join(OUT, "ckpt")
+    tag = hashlib.sha256(json.dumps([bank_tr.source, DATA_VERSION, args.train_seqs, params.to_dict()], default=str).encode()).hexdigest()[:8]
+    ckpt_dir = os.path.join(ckpt_dir, tag)
+    if args.fresh and os.path.isdir(ckpt_dir):
+        import shutil
+
+        shutil.rmtree(ckpt_dir)
+    os.makedirs(ckpt_dir, exist_ok=True)
+    best_path = os.path.join(ckpt_dir, "best.weights.h5")
+
+    model = build_model(mean, var)
+    steps = int(np.ceil(len(xtr) / args.batch)) * args.epochs
+    sched = keras.optimizers.schedules.CosineDecay(args.lr, steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(sched), loss="mse", metrics=["mae"])
+    log(f"model: {model.count_params()} parameters; checkpoints in {ckpt_dir}")
+    cbs = [
+        keras.callbacks.BackupAndRestore(os.path.join(ckpt_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(best_path, monitor="val_mae", save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(os.path.join(ckpt_dir, "history.csv"), append=True),
+    ]
+    done_flag = os.path.join(ckpt_dir, "done")
+    if not os.path.isfile(done_flag):
+        model.fit(xtr, ytr, validation_data=(xva, yva), epochs=args.epochs, batch_size=args.batch, callbacks=cbs, verbose=2)
+        open(done_flag, "w").write("done\n")
+    model.load_weights(best_path)
+
+    exp = export_model(model, mean, var)
+    # FP32 check: the folded export model must match the training model
+    xte_p = rt.prepare_window(xte)
+    y_fp_train = model.predict(xte_p[:512], verbose=0).ravel()
+    y_fp = exp.predict(xte_p, batch_size=512, verbose=0).ravel()
+    fold_err = float(np.abs(y_fp[:512] - y_fp_train).max())
+    log(f"export fold max |diff| = {fold_err:.2e}")
+
+    rep = xtr[np.random.default_rng(5).choice(len(xtr), size=500, replace=False)].astype(np.float32)
+    size = convert_int8(exp, rep, args.out)
+    log(f"wrote {args.out}: {size} bytes")
+    if size > MAX_BYTES:
+        raise SystemExit(f"model is {size} bytes > {MAX_BYTES}")
+
+    int8 = rt.StressModel(args.out, num_threads=1)
+    y_q = int8.predict_batch(xte)
+    mae_fp = mae_report(y_fp, yte, kte)
+    mae_q = mae_report(y_q, yte, kte)
+    log(f"held-out MAE: FP32 {mae_fp['all']:.4f}  INT8 {mae_q['all']:.4f}")
+
+    def keras_predict(w):
+        return exp.predict(rt.prepare_window(w), batch_size=1024, verbose=0).ravel()
+
+    log("behaviour contract (INT8, held-out faces)")
+    c_int8 = contract.run_all(int8.predict_batch, bank_ho, stats, params)
+    log("behaviour contract (FP32)")
+    c_fp32 = contract.run_all(keras_predict, bank_ho, stats, params)
+    fixture = gen.EmbeddingBank.load(embeddings.FIXTURE)
+    c_fixture = contract.run_all(int8.predict_batch, fixture, stats, params, quick=True)
+    int8.close()
+    lat = latency(args.out, xte[:200])
+    log(f"latency: {lat}")
+
+    hist = os.path.join(ckpt_dir, "history.csv")
+    epochs_run = max(0, sum(1 for _ in open(hist)) - 1) if os.path.isfile(hist) else None
+    metrics = {
+        "model": os.path.relpath(args.out, ROOT),
+        "bytes": size,
+        "parameters": int(exp.count_params()),
+        "emotion_embeddings": bank_tr.source,
+        "stand_in": bool(args.standin),
+        "architecture": f"1x1 Conv1D {CHANNELS} + 3 residual causal Conv1D (k=3, dilations {DILATIONS}, {CHANNELS} ch) "
+                        "-> last step -> Dense 32 -> Dense 1 sigmoid",
+        "data": {"train_sequences": int(len(xtr)), "val_sequences": int(len(xva)), "test_sequences": int(len(xte)),
+                 "train_faces": int(len(bank_tr.labels)), "heldout_faces": int(len(bank_ho.labels)),
+                 "pad_augment_fraction": args.pad_frac, "epochs": args.epochs, "epochs_logged": epochs_run},
+        "heldout_mae": {"fp32": mae_fp, "int8": mae_q, "int8_vs_fp32_mean_abs_diff": round(float(np.abs(y_q - y_fp).mean()), 4)},
+        "contract_int8": c_int8,
+        "contract_fp32": c_fp32,
+        "contract_int8_test_fixture": c_fixture,
+        "latency": lat,
+        "export_fold_max_abs_diff": fold_err,
+        "train_seconds": round(time.time() - t_start, 1),
+        "command": ".venv-tf-stress/bin/python training/stress/train.py" + (" --standin" if args.standin else ""),
+    }
+    with open(args.metrics, "w") as f:
+        json.dump(metrics, f, indent=1)
+    log(f"wrote {args.metrics}")
+    summary = {
+        "calm_max": c_int8["calm"]["max"], "strain_within_15": c_int8["strain_onset"]["frac_above_0.7_within_15"],
+        "monotone": c_int8["monotone"]["all_mean_monotone"], "steady_p95": c_int8["steady"]["p95_abs_delta"],
+    }
+    log(f"contract summary (INT8): {summary}")
+
+
+if __name__ == "__main__":
+    main()
