@@ -108,14 +108,14 @@ def _setup(context, *args, **kwargs):
         actions.append(RegisterEventHandler(OnStateTransition(
             target_lifecycle_node=node, start_state="activating", goal_state="active",
             entities=[LogInfo(msg=f"[sentin_ros] {name} active")])))
-    # Configure in pipeline order; the source waits for the face node to be active.
-    for key, node in nodes.items():
-        if key != "source":
-            actions.append(_change_state(node, Transition.TRANSITION_CONFIGURE))
+    # The source waits for the face node to be active; the others are configured in pipeline order.
     if "source" in nodes:
         actions.append(RegisterEventHandler(OnStateTransition(
             target_lifecycle_node=nodes["face"], goal_state="active",
             entities=[_change_state(nodes["source"], Transition.TRANSITION_CONFIGURE)])))
+    for key, node in nodes.items():
+        if key != "source":
+            actions.append(_change_state(node, Transition.TRANSITION_CONFIGURE))
     return actions
 
 

@@ -160,6 +160,8 @@ def cmd_run(args, ros_args: list[str]) -> int:
         print(f"sentin-ros run: {exc}", file=sys.stderr)
         code = 1
     finally:
+        if comp.nodes:
+            print("final: " + _status_line(comp.diagnostics()), flush=True)
         comp.shutdown()
     return code
 

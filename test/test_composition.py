@@ -70,8 +70,10 @@ def _needs(pipe, key):
         pytest.skip(f"{key} node not running: {pipe.comp.skipped.get(key)}")
 
 
-def _publish_frames(pipe, image, n: int, period: float = 0.07) -> set[tuple[int, int]]:
-    """Publish `image` n times with the harness clock's stamps; returns the stamps."""
+def _publish_frames(pipe, image, n: int, period: float = 0.06) -> set[tuple[int, int]]:
+    """Publish `image` n times with the harness clock's stamps, each once the face node has taken
+    the previous one (so a loaded machine does not drop frames); returns the stamps."""
+    face = pipe.comp.nodes["face"]
     pub = pipe.ros.node.create_publisher(Image, f"/{NS}/image", 10)
     pipe.ros.wait_for(lambda: pub.get_subscription_count() > 0, 3.0)
     stamps = set()
@@ -79,9 +81,11 @@ def _publish_frames(pipe, image, n: int, period: float = 0.07) -> set[tuple[int,
         header = Header(frame_id="camera_optical")
         header.stamp = pipe.ros.node.get_clock().now().to_msg()
         stamps.add((header.stamp.sec, header.stamp.nanosec))
+        before = face.stats.processed
         pub.publish(array_to_image(image, "bgr8", header))
+        pipe.ros.wait_for(lambda b=before: face.stats.processed > b, 2.0)
         time.sleep(period)
-    pipe.comp.nodes["face"].wait_idle(3.0)
+    face.wait_idle(3.0)
     pipe.ros.node.destroy_publisher(pub)
     return stamps
 

@@ -12,7 +12,13 @@ import pytest
 
 from sentin_ros.core.head_pose import rotation_from_angles
 from sentin_ros.inference.gaze import (
-    SEQ_LEN, GazeModel, GazeTracker, ModelError, canonical_eye_features, confidence, pad_window,
+    SEQ_LEN,
+    GazeModel,
+    GazeTracker,
+    ModelError,
+    canonical_eye_features,
+    confidence,
+    pad_window,
 )
 from sentin_ros.inference.screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
 from training.gaze import generator as G

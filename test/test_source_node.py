@@ -1,4 +1,4 @@
-"""The source node through real rclpy: image folder, CameraInfo, finished, bad source."""
+"""The source node through real rclpy: image folder, CameraInfo, video-timeline stamps, finished, bad source."""
 from __future__ import annotations
 
 import os
@@ -34,7 +34,7 @@ def test_image_folder_publishes_every_frame_with_camera_info_then_finishes(ros, 
     for i in range(5):
         cv2.imwrite(str(tmp_path / f"{i:03d}.png"), np.full((60, 80, 3), 40 * i, np.uint8))
     (tmp_path / "notes.txt").write_text("not an image")
-    node = _node(ros, source=str(tmp_path), as_fast_as_possible=True, frame_id="cam", image_transport="both")
+    node = _node(ros, source=str(tmp_path), as_fast_as_possible=True, frame_id="cam", image_transport="both", stamp_source="video")
     images, infos, compressed = (ros.collect(t, f"/{NS}/{topic}", 50) for t, topic in
                                  ((Image, "image"), (CameraInfo, "camera_info"), (CompressedImage, "image/compressed")))
     latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -48,6 +48,8 @@ def test_image_folder_publishes_every_frame_with_camera_info_then_finishes(ros, 
     assert images[0].header.frame_id == "cam" and images[0].encoding == "bgr8" and (images[0].width, images[0].height) == (80, 60)
     assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in infos] == [(m.header.stamp.sec, m.header.stamp.nanosec) for m in images]
     assert list(infos[0].k) == [80.0, 0.0, 40.0, 0.0, 80.0, 30.0, 0.0, 0.0, 1.0]
+    ns = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in images]
+    assert [b - a for a, b in zip(ns, ns[1:])] == [100_000_000] * 4  # stamp_source video: the folder's 10 Hz timeline
     assert finished[-1].data is True
     assert node.diagnostic_status().message == "ok"
 

@@ -8,6 +8,7 @@ and training/stress/geometry_stats.json (measured geometry statistics).
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import sys
 
@@ -87,6 +88,18 @@ def test_fixture_is_small_and_from_the_emotion_model(bank):
     assert os.path.getsize(gen.FIXTURE_BANK) < 1_100_000
     assert "STAND-IN" not in bank.source, "the fixture must hold the real emotion model's embeddings"
     assert bank.embeddings.shape[1] == 256 and len(np.unique(bank.labels)) == 7
+
+
+def test_fixture_matches_the_emotion_model_in_the_repo(bank):
+    """The TCN and the fixture were built from the embeddings of the emotion model in models/."""
+    path = os.path.join(ROOT, "models", "affective_cnn_int8.tflite")
+    if not os.path.isfile(path):
+        pytest.skip("models/affective_cnn_int8.tflite is not in this checkout")
+    h = hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
+    assert h in bank.source, (
+        f"the stress model was trained on other embeddings ({bank.source}); the emotion model changed: "
+        "retrain with .venv-tf-stress/bin/python training/stress/train.py"
+    )
 
 
 # ----------------------------------------------------------------------------------- the model

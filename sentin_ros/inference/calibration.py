@@ -118,7 +118,7 @@ class GazeCalibration:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str) -> "GazeCalibration":
+    def load(cls, path: str) -> GazeCalibration:
         try:
             with open(path) as f:
                 data = json.load(f)

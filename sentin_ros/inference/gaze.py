@@ -20,8 +20,8 @@ user's point of view (the camera image's right side).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from .screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, g
 
 __all__ = [
     "SEQ_LEN", "GazeModel", "GazeTracker", "GazeEstimate", "ScreenGeometry", "REFERENCE_SCREEN",
-    "canonical_eye_features", "standardize", "model_inputs", "confidence", "ModelError",
+    "canonical_eye_features", "standardize", "model_inputs", "confidence", "ModelError", "OneEuroFilter",
 ]
 
 SEQ_LEN = 15
@@ -156,6 +156,35 @@ class GazeModel:
         self.model.close()
 
 
+class OneEuroFilter:
+    """Adaptive low-pass filter for a 2-D point (Casiez et al. 2012): smooths fixation jitter,
+    follows saccades (the cut-off rises with the speed). Units: normalized screen, seconds."""
+
+    def __init__(self, min_cutoff_hz: float = 1.5, beta: float = 0.5, d_cutoff_hz: float = 1.0):
+        self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff_hz), float(beta), float(d_cutoff_hz)
+        self._x: np.ndarray | None = None
+        self._dx = np.zeros(2)
+        self._t: float | None = None
+
+    @staticmethod
+    def _alpha(cutoff: float, dt: float) -> float:
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, t: float, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if self._x is None or self._t is None or t <= self._t:
+            self._x, self._t, self._dx = x.copy(), t, np.zeros(2)
+            return x.copy()
+        dt = t - self._t
+        dx = (x - self._x) / dt
+        self._dx = self._dx + self._alpha(self.d_cutoff, dt) * (dx - self._dx)
+        cutoff = self.min_cutoff + self.beta * float(np.linalg.norm(self._dx))
+        self._x = self._x + self._alpha(cutoff, dt) * (x - self._x)
+        self._t = t
+        return self._x.copy()
+
+
 @dataclass
 class GazeEstimate:
     face_id: int
@@ -180,16 +209,22 @@ class GazeTracker:
 
     A gap longer than `max_gap_s` between two frames of a face restarts its window (a lost and
     found face must not mix old frames into the new estimate). `calibration` (optional) is an
-    object with `calibrated` and `apply(xy)` (calibration.GazeCalibration).
+    object with `calibrated` and `apply(xy)` (calibration.GazeCalibration). `smoothing`: run the
+    model output through a OneEuroFilter per face (raw_x/raw_y are the filtered model output;
+    the calibration is applied after it).
     """
 
-    def __init__(self, model: GazeModel, min_frames: int = 5, max_gap_s: float = 0.5, calibration=None):
+    def __init__(self, model: GazeModel, min_frames: int = 5, max_gap_s: float = 0.5, calibration=None,
+                 smoothing: bool = True, min_cutoff_hz: float = 1.5, beta: float = 0.5):
         if not 1 <= min_frames <= SEQ_LEN:
             raise ValueError(f"min_frames must be in [1, {SEQ_LEN}], got {min_frames}")
         self.model = model
         self.min_frames = int(min_frames)
         self.max_gap_s = float(max_gap_s)
         self.calibration = calibration
+        self.smoothing = bool(smoothing)
+        self._filter_args = (float(min_cutoff_hz), float(beta))
+        self._filters: dict[int, OneEuroFilter] = {}
         self._windows: dict[int, deque] = {}
         self._last_stamp: dict[int, float] = {}
 
@@ -203,10 +238,12 @@ class GazeTracker:
     def forget(self, face_id: int) -> None:
         self._windows.pop(face_id, None)
         self._last_stamp.pop(face_id, None)
+        self._filters.pop(face_id, None)
 
     def reset(self) -> None:
         self._windows.clear()
         self._last_stamp.clear()
+        self._filters.clear()
 
     def push(
         self,
@@ -239,6 +276,8 @@ class GazeTracker:
         seq = np.stack(window)
         pyr = (pitch, yaw, roll)
         raw = convert(self.model.predict_reference(seq, pyr), REFERENCE_SCREEN, self.model.screen)
+        if self.smoothing:
+            raw = self._filters.setdefault(face_id, OneEuroFilter(*self._filter_args))(stamp, raw)
         xy = raw
         calibrated = bool(self.calibration is not None and self.calibration.calibrated)
         if calibrated:

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Bool, Header
 
-from ..tools.frame_source import FrameSource, SourceError, default_camera_matrix, open_source
+from ..tools.frame_source import FOLDER_RATE, FrameSource, SourceError, default_camera_matrix, open_source
 from .base_node import PerceptionNode
 from .image_convert import array_to_compressed, array_to_image
 from .qos import image_qos
@@ -37,6 +38,9 @@ class SourceNode(PerceptionNode):
         self.declare("loop", False, "Start again at the end of a video file or image folder (cameras never end).")
         self.declare("max_frames", 0, "Stop after this many frames; 0 = the whole source.", (0, 1_000_000_000))
         self.declare("frame_id", "camera_optical", "header.frame_id of the Image and CameraInfo messages.")
+        self.declare("stamp_source", "clock", "clock: header.stamp = the node clock at publishing (honours use_sim_time); video: the node "
+                     "clock at the first frame + frame index / rate, so a file played faster or slower than real time keeps its own "
+                     "timeline (cameras always use clock).")
         self.declare("image_topic", "image", "Output Image topic; CompressedImage goes to <image_topic>/compressed.")
         self.declare("image_transport", "raw", "raw | compressed (JPEG CompressedImage only) | both.")
         self.declare("jpeg_quality", 90, "JPEG quality of the compressed output [1, 100].", (1, 100))
@@ -54,9 +58,12 @@ class SourceNode(PerceptionNode):
         self._camera_info: CameraInfo | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._t0_ns: int | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def configure_core(self) -> None:
+        if self.param("stamp_source") not in ("clock", "video"):
+            raise ValueError(f"stamp_source must be clock or video, got {self.param('stamp_source')!r}")
         transport = self.param("image_transport")
         if transport not in TRANSPORTS:
             raise ValueError(f"image_transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
@@ -78,6 +85,7 @@ class SourceNode(PerceptionNode):
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._finished_pub = self.create_publisher(Bool, "~/finished", latched)
         self.finished.clear()
+        self._t0_ns = None
         self.frames_published = 0
         self.loops = 0
         self.get_logger().info(f"source {info.kind} {info.spec!r}: {info.width}x{info.height}, "
@@ -183,9 +191,20 @@ class SourceNode(PerceptionNode):
             self._publish(frame)
             self.stats.add_time(read_s + time.perf_counter() - t1)
 
+    def _stamp(self):
+        now = self.get_clock().now()
+        info = self._source.info if self._source is not None else None
+        if self.param("stamp_source") != "video" or info is None or info.kind == "camera":
+            return now.to_msg()
+        if self._t0_ns is None:
+            self._t0_ns = now.nanoseconds
+        rate = float(self.param("rate")) or info.fps or FOLDER_RATE
+        ns = self._t0_ns + round(self.frames_published * 1e9 / rate)
+        return Time(nanoseconds=ns, clock_type=now.clock_type).to_msg()
+
     def _publish(self, frame) -> None:
         header = Header(frame_id=self.param("frame_id"))
-        header.stamp = self.get_clock().now().to_msg()
+        header.stamp = self._stamp()
         if "info" in self._pubs:
             self._camera_info.header = header
             self._pubs["info"].publish(self._camera_info)

@@ -59,6 +59,7 @@ class DemoListener(Node):
         self.fps = 15.0
         self.thumbs: list[tuple[int, np.ndarray, str]] = []
         self._index: dict[tuple[int, int], int] = {}
+        self._arrival: dict[tuple[int, int], float] = {}
         self._t0: float | None = None
         self.subs = [
             self.create_subscription(Image, t["image"], self._on_image, image_qos("reliable", 5)),
@@ -79,9 +80,10 @@ class DemoListener(Node):
 
     # -- callbacks ----------------------------------------------------------------------------
     def _latency(self, kind: str, header) -> None:
-        now = self.get_clock().now().nanoseconds
-        stamp = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        self.latency_ms[kind].append((now - stamp) / 1e6)
+        """Time from the image's arrival here to this output's (stamps may follow the file's timeline)."""
+        arrived = self._arrival.get((header.stamp.sec, header.stamp.nanosec))
+        if arrived is not None:
+            self.latency_ms[kind].append((time.monotonic() - arrived) * 1e3)
 
     def _on_image(self, msg) -> None:
         img, enc = image_to_array(msg)
@@ -90,6 +92,9 @@ class DemoListener(Node):
         elif enc == "mono8":
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
         key = self.cache.add_image(msg.header, img.copy())
+        self._arrival[key] = time.monotonic()
+        if len(self._arrival) > 256:
+            self._arrival.pop(next(iter(self._arrival)))
         self._index[key] = self.frames_seen
         self.frames_seen += 1
         if self._t0 is None:
@@ -232,9 +237,16 @@ def _summary(comp, listener: DemoListener, source_desc: str, wall: float, video:
         lines.append(f"  {name:<16s} {values.get('processing_ms_median', '-'):>9s} {values.get('processing_ms_max', '-'):>8s} "
                      f"{live.get('input_rate_hz', '-'):>7s} {live.get('output_rate_hz', '-'):>7s} {values.get('received', '-'):>8s} "
                      f"{dropped:>7d}  {delegate}{' (fell back)' if fell else ''}")
-    lines.append("end-to-end latency, image stamp -> output received (median ms): "
+    lines.append("latency through the graph, image received -> output received here (median ms): "
                  + ", ".join(f"{k} {_median(v)}" for k, v in listener.latency_ms.items()))
-    lines.append(f"dropped frames: {dropped_total} (all nodes); /diagnostics messages seen: {listener.diag_messages}")
+    try:
+        missed = published - int(face.get("processed", published))
+        received = int(face.get("received", published))
+    except ValueError:
+        missed, received = 0, published
+    lines.append(f"dropped frames: {missed} of {published} not processed by the face node ({published - received} lost "
+                 f"before it, {int(face.get('dropped', 0))} replaced by newer ones in its queue); all nodes' queues: {dropped_total}; "
+                 f"/diagnostics messages seen: {listener.diag_messages}")
     for key, reason in comp.skipped.items():
         lines.append(f"skipped: {key}: {reason}")
     lines.append(f"annotated video: {video or '(none)'}")
@@ -245,12 +257,13 @@ def _summary(comp, listener: DemoListener, source_desc: str, wall: float, video:
 def run_demo(args, ros_args: list[str] | None = None) -> int:
     from ..cli import config_from_args
     from ..composition import Composition, CompositionError
-    from .frame_source import open_source
+    from .frame_source import camera_index, open_source
     from .synthetic_clip import write_clip
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    camera = args.camera is not None
+    # `make demo VIDEO=/dev/video0` (or VIDEO=0) means a webcam too.
+    camera = args.camera is not None or (args.video is not None and camera_index(args.video) is not None)
     if args.video is None and not camera:
         frames = args.frames or GENERATED_FRAMES
         clip = str(out / "demo_clip.mp4")
@@ -269,9 +282,12 @@ def run_demo(args, ros_args: list[str] | None = None) -> int:
         source_desc = f"{spec} ({info.kind}, {info.width}x{info.height}, {info.fps:.2f} fps, {info.frames} frames)"
         fps = info.fps
     else:
-        source_desc, fps = f"camera {spec}", 15.0
+        source_desc, fps = f"camera {spec} (until Ctrl-C{' or --frames' if not args.frames else f' or {args.frames} frames'})", 15.0
     lockstep = not (args.realtime or camera)
-    overrides = {"*": {"diagnostics_period": 0.5}, "source": {"as_fast_as_possible": lockstep}}
+    # Lockstep plays the file faster than real time: stamps follow the file's timeline, so face
+    # tracking and the temporal models (stress, gaze) see the clip's own frame rate.
+    overrides = {"*": {"diagnostics_period": 0.5},
+                 "source": {"as_fast_as_possible": lockstep, "stamp_source": "video" if lockstep else "clock"}}
     if args.frames:
         overrides["source"]["max_frames"] = int(args.frames)
     if args.compressed:  # the pipeline takes JPEGs; the listener still draws on the raw frames
@@ -280,7 +296,9 @@ def run_demo(args, ros_args: list[str] | None = None) -> int:
     # (another demo, a robot) must not feed our nodes, nor ours theirs.
     if not args.namespace:
         args.namespace = f"sentin_demo_{os.getpid()}"
-    config = config_from_args(args, lockstep=lockstep, overrides=overrides, ros_args=list(ros_args or []))
+    # Node INFO logs (configured, activated...) would bury the per-face lines; warnings and errors still show.
+    ros_args = list(ros_args or []) or ["--ros-args", "--log-level", "warn"]
+    config = config_from_args(args, lockstep=lockstep, overrides=overrides, ros_args=ros_args)
     try:
         comp = Composition(config)
     except Exception as exc:

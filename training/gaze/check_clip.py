@@ -38,26 +38,28 @@ def run(video: str, model_path: str, min_frames: int = 5):
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     pipe = FacePipeline()
     model = GazeModel(model_path)
-    tracker = GazeTracker(model, min_frames=min_frames)
-    rows, frames = [], {}
+    trackers = {"raw": GazeTracker(model, min_frames=min_frames, smoothing=False),
+                "smoothed": GazeTracker(model, min_frames=min_frames, smoothing=True)}
+    rows, frames = {k: [] for k in trackers}, {}
     i = 0
     while True:
         ok, img = cap.read()
         if not ok:
             break
         out = pipe.process(img, i / fps, "bgr8")
-        for fid in out.retired_ids:
-            tracker.forget(fid)
-        for f in out.faces:
-            est = tracker.push(f.face_id, out.stamp, f.eye, f.pitch, f.yaw, f.roll, image_size=(out.width, out.height),
-                               head_position_m=f.head_position)
-            if est is None:
-                continue
-            az, el = direction_angles(est.direction)
-            rows.append(dict(frame=i, face=f.face_id, x=est.x, y=est.y, az=az, el=el, conf=est.confidence,
-                             yaw=f.yaw, pitch=f.pitch, iris_x=float((f.eye[0] + f.eye[2]) / 2),
-                             iris_y=float((f.eye[1] + f.eye[3]) / 2), open=float((f.eye[4] + f.eye[5]) / 2),
-                             eye=est.eye_position_m, d=est.direction))
+        for name, tracker in trackers.items():
+            for fid in out.retired_ids:
+                tracker.forget(fid)
+            for f in out.faces:
+                est = tracker.push(f.face_id, out.stamp, f.eye, f.pitch, f.yaw, f.roll, image_size=(out.width, out.height),
+                                   head_position_m=f.head_position)
+                if est is None:
+                    continue
+                az, el = direction_angles(est.direction)
+                rows[name].append(dict(frame=i, face=f.face_id, x=est.x, y=est.y, az=az, el=el, conf=est.confidence,
+                                       yaw=f.yaw, pitch=f.pitch, iris_x=float((f.eye[0] + f.eye[2]) / 2),
+                                       iris_y=float((f.eye[1] + f.eye[3]) / 2), open=float((f.eye[4] + f.eye[5]) / 2),
+                                       eye=est.eye_position_m, d=est.direction))
         if i % 40 == 0:
             frames[i] = img.copy()
         i += 1
@@ -168,10 +170,13 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=20)
     args = ap.parse_args(argv)
     rows, frames, fps, n = run(args.video, args.model)
-    summarize(rows, n, args.every)
-    if rows:
+    print("== smoothed (GazeTracker default: One-Euro filter on the model output) ==")
+    summarize(rows["smoothed"], n, args.every)
+    print("== raw model output ==")
+    summarize(rows["raw"], n, 10**9)
+    if rows["smoothed"]:
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
-        plot(rows, frames, args.out)
+        plot(rows["smoothed"], frames, args.out)
     return 0
 
 

@@ -102,7 +102,7 @@ def mean_deg(y_true, y_pred):
     return tf.reduce_mean(tf.norm(d, axis=-1))
 
 
-def train(args, tr, va) -> "object":
+def train(args, tr, va) -> object:
     import keras
     import tensorflow as tf
 
@@ -179,10 +179,10 @@ def convert(model, rep_seq: np.ndarray, rep_head: np.ndarray) -> tuple[str, str]
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="train the gaze model")
-    ap.add_argument("--train", type=int, default=24000, help="training sequences")
+    ap.add_argument("--train", type=int, default=72000, help="training sequences")
     ap.add_argument("--val", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--subjects", type=int, default=40, help="held-out evaluation subjects")
     ap.add_argument("--restart", action="store_true", help="ignore the checkpoint")

@@ -25,6 +25,7 @@ into the first 1x1 convolution for export).
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -45,8 +46,8 @@ OUT = os.path.join(ROOT, "training", "out", "stress")
 MODEL_OUT = os.path.join(ROOT, "models", "affective_tcn_int8.tflite")
 METRICS_OUT = os.path.join(ROOT, "models", "affective_tcn.metrics.json")
 PARAMS_OUT = os.path.join(HERE, "generator_params.json")
-DATA_VERSION = 5  # bump when the generator changes in a way the params do not show
-CHANNELS = 48
+DATA_VERSION = 6  # bump when the generator changes in a way the params do not show
+CHANNELS = 64
 DILATIONS = (1, 2, 4)  # kernel 3: receptive field 1 + 2 * (1 + 2 + 4) = 15 frames
 MAX_BYTES = 200 * 1024
 
@@ -108,6 +109,8 @@ def make_data(name: str, n: int, bank: gen.EmbeddingBank, stats, params, seed: i
         ks += kinds
         log(f"  {s + m}/{n} ({time.time() - t0:.0f} s)")
     x, y, d, k = np.concatenate(xs), np.concatenate(ys), np.concatenate(ds), np.array(ks)
+    for old in glob.glob(os.path.join(OUT, f"data_{name}_*.npz")):  # stale caches (other params / bank)
+        os.remove(old)
     np.savez(path, x=x, y=y, drivers=d, kinds=k)
     return x, y, d, k
 
