@@ -11,6 +11,9 @@ default), i.e. ridge regression toward the identity map: with few or nearly coll
 correction stays close to "no correction" instead of blowing up. The residual is the RMS,
 over the samples, of the Euclidean distance between the corrected prediction and the target,
 in normalized screen units (1.0 = one screen width/height).
+A sample's prediction should be the UNcalibrated model output (GazeEstimate.raw_x/raw_y) averaged
+over the fixation (~1-4 s; the evaluation in training/gaze/evaluate.py averages 8 windows of 15
+frames); the target is the known point, both normalized on the configured screen.
 Nothing here knows about ROS; the calibration service wraps it.
 """
 from __future__ import annotations

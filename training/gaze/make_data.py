@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="train")
     ap.add_argument("--n", type=int, default=72000)
+    ap.add_argument("--start", type=int, default=0, help="first sequence index (chunks below it are made elsewhere)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", required=True)
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
                 np.savez_compressed(os.path.join(args.out, name + ".npz"), **{k.split("/")[1]: d[k] for k in d.files if k.startswith(name + "/")})
             print(f"{f}: {len(names)} chunks")
         return 0
-    jobs = [(args.split, args.seed, i, min(CHUNK, args.n - i), args.out) for i in range(0, args.n, CHUNK)]
+    jobs = [(args.split, args.seed, i, min(CHUNK, args.n - i), args.out) for i in range(args.start, args.n, CHUNK)]
     with Pool(args.workers) as pool:
         names = pool.map(_one, jobs, chunksize=1)
     if args.packs:

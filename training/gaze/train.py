@@ -177,6 +177,11 @@ def convert(model, rep_seq: np.ndarray, rep_head: np.ndarray) -> tuple[str, str]
     return fp32_path, MODEL_INT8
 
 
+def _set_paths(work: str, model: str, metrics: str) -> None:
+    global OUT, MODEL_INT8, METRICS
+    OUT, MODEL_INT8, METRICS = work, model, metrics
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="train the gaze model")
     ap.add_argument("--train", type=int, default=72000, help="training sequences")
@@ -187,40 +192,45 @@ def main(argv=None) -> int:
     ap.add_argument("--subjects", type=int, default=40, help="held-out evaluation subjects")
     ap.add_argument("--restart", action="store_true", help="ignore the checkpoint")
     ap.add_argument("--skip-eval", action="store_true")
+    ap.add_argument("--eval-only", action="store_true", help="evaluate the existing models and rewrite the metrics")
+    ap.add_argument("--work", default=OUT, help="data cache, checkpoints, FP32 model")
+    ap.add_argument("--model-out", default=MODEL_INT8)
+    ap.add_argument("--metrics-out", default=METRICS)
     args = ap.parse_args(argv)
+    _set_paths(args.work, args.model_out, args.metrics_out)
     os.makedirs(OUT, exist_ok=True)
     t0 = time.time()
-    tr_d, va_d = load_or_generate("train", args.train, 1), load_or_generate("val", args.val, 2)
-    tr, va = arrays(tr_d), arrays(va_d)
-    print(f"data ready in {time.time() - t0:.0f} s: train {len(tr[2])}, val {len(va[2])}", flush=True)
-    model = train(args, tr, va)
-    rng = np.random.default_rng(0)
-    rep = rng.choice(len(tr[2]), 1000, replace=False)
-    fp32_path, int8_path = convert(model, tr[0][rep], tr[1][rep])
-    print(f"INT8 model: {int8_path} ({os.path.getsize(int8_path)} bytes); FP32: {os.path.getsize(fp32_path)} bytes", flush=True)
+    fp32_path, int8_path = os.path.join(OUT, "gaze_hybrid_fp32.tflite"), MODEL_INT8
+    if not args.eval_only:
+        tr_d, va_d = load_or_generate("train", args.train, 1), load_or_generate("val", args.val, 2)
+        tr, va = arrays(tr_d), arrays(va_d)
+        print(f"data ready in {time.time() - t0:.0f} s: train {len(tr[2])}, val {len(va[2])}", flush=True)
+        model = train(args, tr, va)
+        rng = np.random.default_rng(0)
+        rep = rng.choice(len(tr[2]), 1000, replace=False)
+        fp32_path, int8_path = convert(model, tr[0][rep], tr[1][rep])
+        print(f"INT8 model: {int8_path} ({os.path.getsize(int8_path)} bytes); FP32: {os.path.getsize(fp32_path)} bytes", flush=True)
     if args.skip_eval:
         return 0
     from . import evaluate as E
 
-    subjects = E.build_eval_set(args.subjects)
-    clean = E.build_clean_set()
-    hist = json.load(open(os.path.join(OUT, "state.json")))["history"]
+    state = json.load(open(os.path.join(OUT, "state.json")))
+    hist = state["history"]
     metrics = {
         "model": "models/gaze_hybrid_int8.tflite",
         "size_bytes": os.path.getsize(int8_path),
-        "parameters": int(model.count_params()),
-        "train_sequences": len(tr[2]),
+        "parameters": int(build_model().count_params()),
+        "train_sequences": args.train,
         "epochs": len(hist),
-        "best_epoch": json.load(open(os.path.join(OUT, "state.json"))).get("best_epoch"),
-        "final_epoch": hist[-1] if hist else None,
+        "best_epoch": state.get("best_epoch"),
+        "best_epoch_log": hist[state["best_epoch"] - 1] if state.get("best_epoch") else None,
         "held_out_subjects": args.subjects,
-        "int8": E.evaluate(int8_path, subjects, clean=clean),
-        "fp32": E.evaluate(fp32_path, subjects, clean=clean),
         "command": ".venv-tf-gaze/bin/python -m training.gaze.train",
+        **E.full_report(int8_path, fp32_path, args.subjects),
     }
     with open(METRICS, "w") as f:
         json.dump(metrics, f, indent=2)
-    print(json.dumps(metrics, indent=2))
+    print(json.dumps(metrics["summary"], indent=2))
     print(f"done in {time.time() - t0:.0f} s")
     return 0
 

@@ -154,7 +154,7 @@ def main() -> None:
     a("")
     a(f"{m['architecture']}; {m['parameters']:,} parameters; receptive field 15 frames (causal, the output is the "
       f"newest step). Trained on {m['data']['train_sequences']:,} sequences (val {m['data']['val_sequences']:,}, test "
-      f"{m['data']['test_sequences']:,} on held-out faces), MSE, Adam + cosine decay, Gaussian noise and dropout on "
+      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.05, close to L1: it fits the conditional median, which is what the MAE measures, and does not hedge upwards on calm-looking windows the way an MSE mean does), Adam + cosine decay, Gaussian noise and dropout on "
       f"the standardised input, {m['data']['epochs']} epochs, best epoch by validation MAE. Full-integer INT8 "
       f"(int8 input and output; 500 representative windows from the training split): **{m['bytes']:,} bytes**.")
     a("")

@@ -27,9 +27,9 @@ face, their neutral geometry), relaxed smiling (`smile`), talking (mouth opening
     level = 1 / (1 + exp(-gain * (S - centre)))
 
 Monotone non-decreasing in every driver at every frame (all w_k > 0, a_t > 0, gain > 0). Because S
-averages the whole window, a 1-frame spike of every driver gives S ~ 0.75 (level ~ 0.2) while the
-same strain held for the whole window gives S = 3.9 (level ~ 1). With the default parameters: all
-drivers 0 -> 0.04; all 0.15 (calm) -> 0.12; one driver (au4 or neg_arousal) fully on -> 0.43;
+averages the whole window, every driver at full strength on the newest frame only gives level 0.16,
+on the newest 3 frames 0.74, held for the whole window ~1. With the default parameters: all drivers
+0 -> 0.04; all 0.15 (calm) -> 0.18; one of au4 / neg_arousal fully on -> 0.43 (ELEVATED);
 au4 + neg_arousal -> 0.94.
 
 ## Observations (`render`)
@@ -42,14 +42,18 @@ and against au12_suppression and neg_arousal, neutral when calm). The same face 
 has moved by more than `redraw_tv`), consecutive faces cross-fade over `blend_frames` frames, and
 every frame gets Gaussian jitter (`jitter` × the bank's per-dimension std), like a live camera.
 
-Geometry: a per-sequence person baseline (neutral FER mean + `person_spread` × the between-person
+Geometry: a per-sequence person baseline (neutral FER median + `person_spread` × the between-person
 std, both measured on FER2013 faces by measure_geometry.py), moved by the drivers with effect sizes
 taken from measured class differences (angry - neutral brows, happy - neutral lip corners, ...)
-times gains, plus per-frame measurement noise equal to the frame-to-frame jitter measured on the
-real clips. Blinks are events (onset probability per frame rises with blink_rate) that dip both
-EARs for 3-5 frames; `blink` is then recomputed from the EARs with the core's rule (EAR < 0.18).
-head_motion (deg/s) is the norm of a smooth random angular velocity scaled by the head_motion
-driver plus the pose-estimation jitter measured on the clips; yaw/pitch integrate it.
+times gains; the eye, brow and mouth metrics also follow the class of the face shown
+(EXPRESSION_CHANNELS, measured class differences); plus per-frame measurement noise from the
+frame-to-frame jitter measured on the real clips. Blinks are events (onset probability per frame
+rises with blink_rate) that dip both EARs for 3-5 frames, and blink_rate also narrows the eyes
+(eyelid tension); `blink` is then recomputed from the EARs with the core's rule (EAR < 0.18).
+head_motion (deg/s) is the norm of a jittery zero-mean angular velocity scaled by the head_motion
+driver, plus (nuisance) a smooth deliberate head turn in some sequences, plus heavy-tailed
+pose-estimation jitter as measured on the steady clip; yaw/pitch integrate the rotations. Talking
+(nuisance) opens and closes the mouth at 3-6 Hz.
 
 Everything is numpy-only (the tests run it in the runtime venv) and fully seeded. All parameters
 live in `GeneratorParams` (dumped to JSON next to the model by train.py and printed in the card).
@@ -152,7 +156,7 @@ class GeometryParams:
 @dataclass
 class DriverParams:
     scenario_probs: dict = field(
-        default_factory=lambda: {"calm": 0.2, "random": 0.35, "strain": 0.15, "single": 0.12, "spike": 0.1, "transition": 0.08}
+        default_factory=lambda: {"calm": 0.25, "random": 0.3, "strain": 0.15, "single": 0.12, "spike": 0.1, "transition": 0.08}
     )
     ar_noise: float = 0.05  # std of the AR(1) noise on each driver
     ar_rho: float = 0.7

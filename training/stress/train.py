@@ -50,6 +50,7 @@ DATA_VERSION = 6  # bump when the generator changes in a way the params do not s
 CHANNELS = 64
 DILATIONS = (1, 2, 4)  # kernel 3: receptive field 1 + 2 * (1 + 2 + 4) = 15 frames
 MAX_BYTES = 200 * 1024
+HUBER_DELTA = 0.05
 
 
 def log(msg: str) -> None:
@@ -264,7 +265,9 @@ def main() -> None:
     model = build_model(mean, var)
     steps = int(np.ceil(len(xtr) / args.batch)) * args.epochs
     sched = keras.optimizers.schedules.CosineDecay(args.lr, steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(sched), loss="mse", metrics=["mae"])
+    # Huber with a small delta ~ L1: fits the conditional median (what the MAE measures), which does not
+    # hedge upwards on calm-looking windows the way the MSE mean does.
+    model.compile(optimizer=keras.optimizers.Adam(sched), loss=keras.losses.Huber(delta=HUBER_DELTA), metrics=["mae"])
     log(f"model: {model.count_params()} parameters; checkpoints in {ckpt_dir}")
     cbs = [
         keras.callbacks.BackupAndRestore(os.path.join(ckpt_dir, "backup")),
