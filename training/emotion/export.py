@@ -1,6 +1,7 @@
-"""Export the trained student to LiteRT (.tflite), verify it, measure it, write the metrics.
+r"""Export the trained student to LiteRT (.tflite), verify it, measure it, write the metrics.
 
-    python -m training.emotion.export --data ../shared/datasets/fer2013.npz --out training/out
+    python -m training.emotion.export --data ../shared/datasets/fer2013.npz \
+        --out training/out/emotion
 
 Steps:
  1. read OUT/student_best.pt (written by training.emotion.train), fold every BatchNorm into
@@ -128,6 +129,28 @@ def convert(serve, trunk, rep_images=None) -> bytes:
 
 
 # ----------------------------------------------------------------------------- measuring
+def load_avg() -> str:
+    try:
+        return open("/proc/loadavg").read().split()[0]
+    except OSError:
+        return "?"
+
+
+def latency_block(int8_path, fp32_path, images, runs) -> dict:
+    ncpu = os.cpu_count()
+    la0 = load_avg()
+    lat = {"int8": latency(int8_path, images, runs), "fp32": latency(fp32_path, images, runs),
+           "threads": 1, "runtime": "ai_edge_litert 2.3.0 Interpreter (default XNNPACK "
+                                    "delegate)", "cpu": cpu_name(), "cpu_count": ncpu,
+           "load_average_1min_before": la0, "load_average_1min_after": load_avg(),
+           "measured_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "note": "per face = one invoke (the face and its mirror run as a batch of 2 "
+                   "inside the model), single image, set_tensor+invoke+get_tensor; "
+                   "measured on the shared development machine: p99 includes scheduler "
+                   "noise from other processes"}
+    return lat
+
+
 def latency(model_path: str, images: np.ndarray, runs=500, warmup=50) -> dict:
     it = _interpreter(model_path, num_threads=1)
     inp, po, eo = _io(it)
@@ -149,7 +172,11 @@ def latency(model_path: str, images: np.ndarray, runs=500, warmup=50) -> dict:
 
 
 def tensor_info(model_path: str) -> dict:
-    it = _interpreter(model_path)
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    # without the default XNNPACK delegate, so the listing shows the model's own ops
+    it = Interpreter(model_path=model_path, experimental_op_resolver_type=(
+        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    it.allocate_tensors()
     inp, po, eo = _io(it)
 
     def one(t):
@@ -163,8 +190,12 @@ def tensor_info(model_path: str) -> dict:
         pass
     tensors = it.get_tensor_details()
     float_acts = sorted({t["name"] for t in tensors if t["dtype"] == np.float32})
+    dtypes: dict = {}
+    for t in tensors:
+        k = np.dtype(t["dtype"]).name
+        dtypes[k] = dtypes.get(k, 0) + 1
     return {"input": one(inp), "probabilities": one(po), "embedding": one(eo),
-            "ops": sorted(ops), "float32_tensors": float_acts}
+            "ops": sorted(ops), "float32_tensors": float_acts, "tensor_dtypes": dtypes}
 
 
 def eval_splits(model_path: str, d: dict) -> tuple[dict, dict]:
@@ -202,7 +233,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=D.DEFAULT_DATA)
-    ap.add_argument("--out", default="training/out", help="training output folder")
+    ap.add_argument("--out", default="training/out/emotion", help="training output folder")
     ap.add_argument("--student", default=None, help="default OUT/student_best.pt")
     ap.add_argument("--models-dir", default="models")
     ap.add_argument("--name", default="affective_cnn")
@@ -211,7 +242,23 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--latency-runs", type=int, default=500)
     ap.add_argument("--train-command", default="", help="recorded in the metrics JSON")
+    ap.add_argument("--latency-only", action="store_true",
+                    help="only re-measure latency of the written models, update the JSON")
     a = ap.parse_args(argv)
+
+    if a.latency_only:
+        mpath = os.path.join(a.models_dir, f"{a.name}.metrics.json")
+        metrics = json.load(open(mpath))
+        xpriv, _ = D.split(D.load(a.data), "PrivateTest")
+        metrics["latency"] = latency_block(metrics["files"]["int8"], metrics["files"]["fp32"],
+                                           xpriv[:64], a.latency_runs)
+        metrics["quantization"].update({k: v for k, v in (
+            ("int8_ops", tensor_info(metrics["files"]["int8"])["ops"]),
+            ("tensor_dtype_counts", tensor_info(metrics["files"]["int8"])["tensor_dtypes"]))})
+        with open(mpath, "w") as f:
+            json.dump(metrics, f, indent=1)
+        print(json.dumps(metrics["latency"], indent=1))
+        return 0
 
     import tensorflow as tf
     import torch
@@ -297,13 +344,7 @@ def main(argv=None) -> int:
             np.linalg.norm(e8, axis=1) * np.linalg.norm(e32, axis=1) + 1e-9))), 4)}
 
     # --- latency (per face, 1 thread, XNNPACK is LiteRT's default CPU delegate)
-    lat_imgs = xpriv[:64]
-    lat = {"int8": latency(int8_path, lat_imgs, a.latency_runs),
-           "fp32": latency(fp32_path, lat_imgs, a.latency_runs),
-           "threads": 1, "runtime": "ai_edge_litert 2.3.0 Interpreter (default XNNPACK "
-                                    "delegate)", "cpu": cpu_name(),
-           "note": "per face = one invoke (the face and its mirror run as a batch of 2 "
-                   "inside the model); measured on the development machine (2 shared cores)"}
+    lat = latency_block(int8_path, fp32_path, xpriv[:64], a.latency_runs)
 
     info8 = tensor_info(int8_path)
     try:
@@ -363,7 +404,9 @@ def main(argv=None) -> int:
         "keras_verification": verify,
         "quantization": {"calibration": f"{a.calib_n} random Training images (seed {a.seed})",
                          "int8_ops": info8["ops"],
-                         "float32_tensors_in_int8_model": info8["float32_tensors"]},
+                         "float32_tensors_in_int8_model": info8["float32_tensors"],
+                         "tensor_dtype_counts": info8["tensor_dtypes"],
+                         "note": "int32 tensors are the biases (int8 x int8 accumulators)"},
         "sizes_bytes": {"int8_tflite": len(int8_bytes), "fp32_tflite": len(fp32_bytes)},
         "files": {"int8": int8_path, "fp32": fp32_path},
         "latency": lat,
@@ -372,7 +415,7 @@ def main(argv=None) -> int:
                      "numpy": np.__version__, "ai_edge_litert": litert_v},
         "commands": {"train": a.train_command or
                      "python -m training.emotion.train --data ../shared/datasets/fer2013.npz "
-                     "--out training/out",
+                     "--out " + a.out,
                      "export": "python -m training.emotion.export --data "
                                "../shared/datasets/fer2013.npz --out " + a.out,
                      "evaluate": f"python -m training.emotion.evaluate --model {int8_path} "

@@ -1,6 +1,7 @@
-"""One resumable training command: teachers -> ensemble distillation -> compact student.
+r"""One resumable training command: teachers -> ensemble distillation -> compact student.
 
-    python -m training.emotion.train --data ../shared/datasets/fer2013.npz --out training/out
+    python -m training.emotion.train --data ../shared/datasets/fer2013.npz \
+        --out training/out/emotion --device cuda --jobs 5
 
 Stage 1 trains the teacher networks (and any student with alpha=0, i.e. without
 distillation); stage 2 trains the distilled students, whose soft targets are the averaged
@@ -11,7 +12,13 @@ Model selection uses PublicTest only (best epoch of raw or EMA weights); Private
 for information and reported by export.py.
 
 Finally the student with the best PublicTest accuracy is written to OUT/student_best.pt
-(state dict + architecture + reference outputs used by export.py to verify the Keras copy).
+(state dict + architecture + reference outputs used by export.py to verify the Keras copy),
+and, when TensorFlow is importable (training/requirements.txt), export.py runs in the same
+command: .tflite INT8 + FP32 reference + metrics JSON + latency.
+
+Member specs: teachers "arch:seed[:epochs]"; students "alpha:T:seed[:on|off[:epochs]]"
+(alpha = weight of the distillation loss, T = temperature, on = online distillation from
+the teacher ensemble on the same augmented batch, off = from stored teacher logits).
 
 Runs on CUDA (bf16 autocast, channels_last) or CPU (float32). Members of a stage may run in
 parallel processes (--jobs) to share one GPU.
@@ -35,8 +42,9 @@ from . import data as D
 from .augment import augment, mix
 from .models import build, n_params
 
-DEFAULT_TEACHERS = "vgg:0,resnet18:1"
-DEFAULT_STUDENTS = "0:1:0,0.9:4:0,0.7:2:1"
+# the configuration of the delivered model (see models/affective_cnn.md)
+DEFAULT_TEACHERS = "vgg:0:95,vgg:1:95"
+DEFAULT_STUDENTS = "0:1:0:on:150,0.9:4:0:on:80,0.8:3:1:on:80"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -426,7 +434,7 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=D.DEFAULT_DATA,
                     help="fer2013.npz (or a .ferpack made by training.emotion.data)")
-    ap.add_argument("--out", default="training/out")
+    ap.add_argument("--out", default="training/out/emotion")
     ap.add_argument("--device", default="auto", help="cuda | cpu | auto")
     ap.add_argument("--teachers", default=DEFAULT_TEACHERS, help="arch:seed,...")
     ap.add_argument("--students", default=DEFAULT_STUDENTS,
@@ -450,6 +458,9 @@ def main(argv=None) -> int:
     ap.add_argument("--limit-train", type=int, default=0, help="debug: first N train rows")
     ap.add_argument("--limit-eval", type=int, default=0, help="debug: first N eval rows")
     ap.add_argument("--keep-ckpt", action="store_true")
+    ap.add_argument("--no-export", action="store_true",
+                    help="stop after training (export needs TensorFlow)")
+    ap.add_argument("--models-dir", default="models", help="where export writes")
     ap.add_argument("--member", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--budget-s", type=float, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -464,10 +475,15 @@ def main(argv=None) -> int:
     teachers = parse_teachers(a.teachers)
     students = parse_students(a.students)
     t0 = time.time()
+    sfile = os.path.join(a.out, "summary.json")
+    prev = json.load(open(sfile)) if os.path.exists(sfile) else {}
     plain = [s for s in students if s["alpha"] == 0]
     kd = [s for s in students if s["alpha"] > 0]
+    todo1 = [m for m in teachers + plain
+             if not os.path.exists(os.path.join(member_dir(a.out, m), "result.json"))]
     ok1 = run_stage(teachers + plain, a, a.teacher_budget_s)
-    summary = {"stage1_ok": ok1, "stage1_s": round(time.time() - t0, 1)}
+    summary = {"stage1_ok": ok1,
+               "stage1_s": round(time.time() - t0, 1) if todo1 else prev.get("stage1_s")}
     summary.update(ensemble_report(a, teachers))
     print("[launcher] " + json.dumps(summary), flush=True)
     teachers_done = all(os.path.exists(os.path.join(member_dir(a.out, t), "result.json"))
@@ -475,17 +491,32 @@ def main(argv=None) -> int:
     ok2 = True
     if kd and teachers_done:
         t1 = time.time()
+        todo2 = [m for m in kd
+                 if not os.path.exists(os.path.join(member_dir(a.out, m), "result.json"))]
         ok2 = run_stage(kd, a, a.student_budget_s)
-        summary["stage2_s"] = round(time.time() - t1, 1)
+        summary["stage2_s"] = round(time.time() - t1, 1) if todo2 else prev.get("stage2_s")
     elif kd:
         ok2 = False
         print("[launcher] teachers unfinished: rerun the same command to resume", flush=True)
     summary.update(finalize(a, students))
     summary["complete"] = bool(ok1 and ok2)
-    with open(os.path.join(a.out, "summary.json"), "w") as f:
+    with open(sfile, "w") as f:
         json.dump(summary, f, indent=1)
     print("[launcher] " + json.dumps(summary), flush=True)
-    return 0 if summary["complete"] else 3
+    if not summary["complete"]:
+        return 3
+    if not a.no_export:
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            print("[launcher] TensorFlow not installed: run training.emotion.export next",
+                  flush=True)
+            return 0
+        from . import export
+        return export.main(["--data", a.data, "--out", a.out, "--models-dir", a.models_dir,
+                            "--train-command", "python -m training.emotion.train " +
+                            " ".join(raw)])
+    return 0
 
 
 if __name__ == "__main__":
