@@ -14,6 +14,10 @@ through the same functions):
 * `standardize`: (feature - EYE_MEAN) / EYE_STD, clipped to +-5, so every feature uses the
   INT8 input range (one scale per tensor) alike; head pose (pitch, yaw, roll) degrees / 90.
 
+`GazeTracker` keeps a 15-frame window per face, smooths the model output with a One-Euro filter
+(optional), applies the per-user calibration (calibration.GazeCalibration) and adds the gaze
+direction, on_screen and a confidence.
+
 "Left"/"right" on the screen are as the user sees it: x = 0 is the screen's left edge from the
 user's point of view (the camera image's right side).
 """
@@ -35,8 +39,8 @@ __all__ = [
 
 SEQ_LEN = 15
 NUM_EYE = 10
-# Standardisation of the canonical features (from 20k generated training sequences, rounded;
-# fixed here so that the model and this module cannot drift apart).
+# Standardisation of the canonical features: rounded statistics of generated sequences, fixed
+# here (not fitted per training run) so that the model and this module cannot drift apart.
 EYE_MEAN = np.array([0.0, 0.0, 0.0, 0.0, 0.21, 0.21, 0.23, 0.1, 0.0, 0.0], np.float32)
 EYE_STD = np.array([0.21, 0.075, 0.21, 0.075, 0.08, 0.08, 0.04, 0.025, 0.18, 0.12], np.float32)
 HEAD_SCALE_DEG = 90.0

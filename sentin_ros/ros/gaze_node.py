@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ class GazeNode(ModelNode):
         self.declare("screen_height_mm", 300.0, "Height of the screen, mm.", (1.0, 10000.0))
         self.declare("camera_offset_x_mm", 0.0, "Camera centre relative to the top-edge middle of the screen, mm, > 0 = user's right.", (-5000.0, 5000.0))
         self.declare("camera_offset_y_mm", 10.0, "Camera centre height above the screen's top edge, mm.", (-5000.0, 5000.0))
+        self.declare("calibration_window", 1.0, "ADD_SAMPLE averages the face's uncalibrated output over this many seconds of fixation.", (0.0, 10.0))
         self.declare("calibration_file", "", "JSON file of the per-user calibration: loaded at configure if it exists, default path of SAVE/LOAD.")
         self._pub = None
         self._sub = None
@@ -37,7 +39,7 @@ class GazeNode(ModelNode):
         self.tracker: GazeTracker | None = None
         self.calibration = GazeCalibration()
         self._camera_matrix: np.ndarray | None = None
-        self._last_raw: dict[int, tuple[float, float]] = {}
+        self._raw_history: dict[int, deque] = {}  # face_id -> (stamp, raw_x, raw_y), newest last
         self._last_face: int | None = None
         self._cal_lock = threading.Lock()
 
@@ -76,7 +78,7 @@ class GazeNode(ModelNode):
             self.destroy_service(self._srv)
             self._srv = None
         self.tracker = None
-        self._last_raw.clear()
+        self._raw_history.clear()
 
     def activate_io(self) -> None:
         from sentin_ros.msg import FaceArray
@@ -116,7 +118,7 @@ class GazeNode(ModelNode):
                                    image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
             if est is None:
                 continue
-            self._last_raw[face.face_id] = (est.raw_x, est.raw_y)
+            self._raw_history.setdefault(face.face_id, deque(maxlen=300)).append((stamp, est.raw_x, est.raw_y))
             self._last_face = face.face_id
             out = Gaze()
             out.header = msg.header
@@ -130,7 +132,7 @@ class GazeNode(ModelNode):
             self.published()
         for fid in [f for f in tracker.face_ids if f not in seen]:
             tracker.forget(fid)  # a lost face restarts its history when it comes back
-            self._last_raw.pop(fid, None)
+            self._raw_history.pop(fid, None)
 
     def _on_calibrate(self, request, response):
         from sentin_ros.srv import CalibrateGaze as Srv
@@ -140,10 +142,13 @@ class GazeNode(ModelNode):
             try:
                 if request.command == Srv.Request.ADD_SAMPLE:
                     fid = request.face_id or self._last_face
-                    if fid is None or fid not in self._last_raw:
+                    history = self._raw_history.get(fid) if fid is not None else None
+                    if not history:
                         raise CalibrationError(f"no gaze estimate for face {request.face_id or '(latest)'} yet")
-                    cal.add_sample(self._last_raw[fid], (request.target_x, request.target_y))
-                    response.message = f"sample {cal.num_samples} added (face {fid})"
+                    newest = history[-1][0]
+                    window = [(x, y) for t, x, y in history if newest - t <= float(self.param("calibration_window"))]
+                    cal.add_sample(np.mean(window, axis=0), (request.target_x, request.target_y))
+                    response.message = f"sample {cal.num_samples} added (face {fid}, mean of {len(window)} frames)"
                 elif request.command == Srv.Request.FIT:
                     residual = cal.fit()
                     response.message = f"fitted an affine correction to {cal.num_samples} samples, RMS residual {residual:.4f}"

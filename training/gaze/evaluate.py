@@ -12,7 +12,11 @@ Angular error: angle between the true visual axis (eye mid-point -> true target)
 from the eye mid-point to the predicted point; screen error: Euclidean distance in normalized
 units of the subject's screen.
 
-    python -m training.gaze.evaluate --model models/gaze_hybrid_int8.tflite [--fp32 out.tflite]
+`full_report` (used by train.py) first picks the calibration ridge on validation subjects
+(seed 2000), then evaluates INT8 and FP32 on the test subjects (seed 1000) and INT8 on subjects
+at the landmark jitter measured for MediaPipe (seed 3000, `measured_noise_config`).
+
+    python -m training.gaze.evaluate --model models/gaze_hybrid_int8.tflite [--model other.tflite] [--noise measured]
 """
 from __future__ import annotations
 

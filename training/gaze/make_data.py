@@ -1,6 +1,6 @@
 """Generate training chunks in parallel (same chunk seeds as train.load_or_generate, numpy + OpenCV only).
 
-    python -m training.gaze.make_data --split train --n 72000 --seed 1 --workers 16 --out DIR [--packs 4]
+    python -m training.gaze.make_data --split train --n 144000 --seed 1 --workers 16 --out DIR [--packs 4]
 
 Writes DIR/part_<split>_s<seed>_<i>_2000.npz (the files train.py reads from training/out/gaze/), or,
 with --packs K, K files DIR/pack_<k>.npz holding several chunks (keys '<part name>/<array>'), for
@@ -34,7 +34,7 @@ def _one(job):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="train")
-    ap.add_argument("--n", type=int, default=72000)
+    ap.add_argument("--n", type=int, default=144000)
     ap.add_argument("--start", type=int, default=0, help="first sequence index (chunks below it are made elsewhere)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)

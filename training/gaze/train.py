@@ -3,11 +3,15 @@
     .venv-tf-gaze/bin/python -m training.gaze.train            # from the repository root
 
 Steps (each cached under training/out/gaze/, so a rerun resumes where it stopped):
-  1. data: generator.generate_dataset (train seed 1, val seed 2) -> data_<split>_<n>.npz
+  1. data: generator.generate_dataset in chunks of 2,000 (train seed 1, 144,000 sequences; val
+     seed 2, 2,000) -> part_*.npz and data_<split>_<n>_s<seed>.npz. On 2 cores this takes ~25 min;
+     `python -m training.gaze.make_data --workers N` makes the same chunks in parallel first.
   2. train: Keras, checkpoint every epoch (ckpt.keras + state.json); rerun resumes from it
   3. convert: FP32 .tflite (training/out/gaze) and full-integer INT8 (int8 inputs and outputs,
      representative data = 1,000 TRAINING windows) -> models/gaze_hybrid_int8.tflite
-  4. evaluate (training.gaze.evaluate, through the runtime) -> models/gaze_hybrid.metrics.json
+  4. evaluate (training.gaze.evaluate.full_report, through the runtime: calibration ridge chosen
+     on validation subjects, held-out subjects INT8 + FP32, measured-noise subjects INT8)
+     -> models/gaze_hybrid.metrics.json  (--eval-only redoes just this step)
 Inputs are scaled exactly as at run time (sentin_ros.inference.gaze: canonical_eye_features,
 standardize, head_input).
 """
@@ -184,9 +188,9 @@ def _set_paths(work: str, model: str, metrics: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="train the gaze model")
-    ap.add_argument("--train", type=int, default=72000, help="training sequences")
+    ap.add_argument("--train", type=int, default=144000, help="training sequences")
     ap.add_argument("--val", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--subjects", type=int, default=40, help="held-out evaluation subjects")
