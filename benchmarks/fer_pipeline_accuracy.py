@@ -62,6 +62,12 @@ def peer_through_its_detector(bag: Path) -> dict | None:
             "detector": "OpenCV Haar cascade (fer's default), fer's FER.detect_emotions preprocessing", "model": note}
 
 
+def _sha256(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--npz", default=str(NPZ))
@@ -104,6 +110,7 @@ def main(argv=None) -> int:
         "raw_crops_per_class": cmp["raw_crop_metrics"]["per_class"], "raw_crops_confusion_matrix": cmp["raw_crop_metrics"]["confusion_matrix"],
         "peer_through_its_detector": peer, "classes": list(CLASSES),
         "timings_ms": result["timings_ms"], "resources": {k: v for k, v in result["resources"].items() if not k.endswith("samples")},
+        "emotion_model_sha256": _sha256(a.emotion_model or str(ROOT / "models" / "affective_cnn_int8.tflite")),
         "outputs_sha256": result["outputs_sha256"], "wall_s": time.monotonic() - t0,
         "command": "python benchmarks/fer_pipeline_accuracy.py" + (f" --limit {a.limit}" if a.limit else ""),
     }

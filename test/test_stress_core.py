@@ -124,7 +124,7 @@ def test_prepare_window_standardises_geometry_only():
     x[:, :256] = 3.5
     x[:, 256 + st.HEAD_MOTION_INDEX] = 1e6
     p = st.prepare_window(x)
-    assert np.all(p[:, :256] == 3.5)
+    assert np.all(p[:, :256] == np.float32(3.5 * st.EMBEDDING_SCALE))
     assert np.all(p[:, 256 + st.HEAD_MOTION_INDEX] == st.GEOMETRY_CLIP)
     assert np.allclose(p[:, 256], (0 - st.GEOMETRY_MEAN[0]) / st.GEOMETRY_STD[0])
 

@@ -7,8 +7,9 @@ visible facial strain over ~0.5-1 s. It is NOT a physiological or medical measur
 validated against real stress labels.
 
 Input preparation (`prepare_window`, used identically by training and at run time):
-  * embedding [0:256]   passed through unchanged (its per-dimension standardisation is folded
-                        into the model's first layer);
+  * embedding [0:256]   multiplied by EMBEDDING_SCALE (the emotion model's embedding spans ~0-1.1,
+                        the standardised geometry ~-4..+6: one int8 input scale has to fit both);
+                        its per-dimension standardisation is folded into the model's first layer;
   * geometry [256:268]  head_motion -> log1p(head_motion in deg/s), then every metric is
                         standardised with the fixed GEOMETRY_MEAN / GEOMETRY_STD below and clipped
                         to +-GEOMETRY_CLIP. Done here, not in the model, because the model's int8
@@ -41,6 +42,7 @@ HEAD_MOTION_INDEX = 9  # GEOMETRY_NAMES.index("head_motion")
 GEOMETRY_MEAN = (0.27, 0.27, 0.16, -0.19, -0.41, 0.02, 0.12, 0.81, 0.36, 2.5, 0.0, 0.02)
 GEOMETRY_STD = (0.09, 0.09, 0.37, 0.045, 0.02, 0.05, 0.09, 0.09, 0.09, 0.77, 0.09, 0.065)
 GEOMETRY_CLIP = 6.0
+EMBEDDING_SCALE = 4.0
 
 LOW, ELEVATED, HIGH = 0, 1, 2
 
@@ -51,6 +53,7 @@ def prepare_window(x: np.ndarray) -> np.ndarray:
     if x.shape[-1] != FEATURES:
         raise ValueError(f"expected {FEATURES} features per frame, got {x.shape[-1]}")
     out = x.copy()
+    out[..., :EMBED_DIM] *= EMBEDDING_SCALE
     g = out[..., EMBED_DIM:]
     g[..., HEAD_MOTION_INDEX] = np.log1p(np.maximum(g[..., HEAD_MOTION_INDEX], 0.0))
     g -= np.asarray(GEOMETRY_MEAN, np.float32)
@@ -216,5 +219,5 @@ class StressTracker:
 
 __all__ = [
     "WINDOW", "FEATURES", "LOW", "ELEVATED", "HIGH", "ModelError", "StressModel", "StressTracker", "StressEstimate",
-    "prepare_window", "GEOMETRY_MEAN", "GEOMETRY_STD",
+    "prepare_window", "GEOMETRY_MEAN", "GEOMETRY_STD", "EMBEDDING_SCALE",
 ]

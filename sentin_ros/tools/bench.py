@@ -555,7 +555,14 @@ def main(argv: list[str] | None = None) -> int:
     q = a.quick
     n_iter = 300 if q else 2000
     n_frames = 60 if q else 300
-    res: dict = {"machine": machine(), "goals": GOALS, "quick": q}
+    res: dict = {"machine": machine(), "goals": GOALS, "quick": q, "models": {}}
+    import hashlib
+
+    res["model_files"] = {
+        kind: {"path": os.path.relpath(default_model_path(kind), ROOT),
+               "sha256": hashlib.sha256(Path(default_model_path(kind)).read_bytes()).hexdigest()[:16]}
+        for kind in ("emotion", "stress", "gaze") if os.path.isfile(default_model_path(kind))
+    }
     log(f"machine: {res['machine']['cpu']}, load {res['machine']['load_avg_at_start'][0]:.2f}")
     t_start = time.monotonic()
     one = one_face_frames(n_frames)

@@ -29,14 +29,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import time
 
 import numpy as np
 
 from . import data as D
-from .evaluate import (_interpreter, _io, classification_report, dequantize, predict_tflite,
-                       quantize_input)
+from .evaluate import _interpreter, _io, classification_report, predict_tflite, quantize_input
 
 BN_EPS = 1e-5  # torch.nn.BatchNorm2d default
 
@@ -111,8 +109,7 @@ def serving_fn(trunk, flip_tta: bool):
 
 def convert(serve, trunk, rep_images=None) -> bytes:
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     # freeze the weights into constants (no resource variables in the .tflite)
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
     conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
@@ -143,7 +140,7 @@ def latency_block(int8_path, fp32_path, images, runs) -> dict:
            "threads": 1, "runtime": "ai_edge_litert 2.3.0 Interpreter (default XNNPACK "
                                     "delegate)", "cpu": cpu_name(), "cpu_count": ncpu,
            "load_average_1min_before": la0, "load_average_1min_after": load_avg(),
-           "measured_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "measured_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
            "note": "per face = one invoke (the face and its mirror run as a batch of 2 "
                    "inside the model), single image, set_tensor+invoke+get_tensor; "
                    "measured on the shared development machine: p99 includes scheduler "
@@ -374,7 +371,7 @@ def main(argv=None) -> int:
 
     metrics = {
         "model": int8_path,
-        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "dataset": {"path_given": a.data, "train": "FER2013 Training (usage 0, 28709)",
                     "select": "PublicTest (usage 1, 3589)",
                     "report": "PrivateTest (usage 2, 3589), original FER2013 labels"},

@@ -7,9 +7,8 @@ The teachers (VGG-style and ResNet-style) are only used to distil the student.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 NUM_CLASSES = 7
 

@@ -29,7 +29,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -162,7 +161,7 @@ def train_member(m: dict, a) -> int:
     max_epochs = m.get("epochs") or (a.teacher_epochs if is_teacher else a.student_epochs)
     lr = a.lr * bs / 256
     decay, no_decay = [], []
-    for n_, p in model.named_parameters():
+    for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.SGD([{"params": decay, "weight_decay": a.wd},
                            {"params": no_decay, "weight_decay": 0.0}],
@@ -276,7 +275,6 @@ def train_member(m: dict, a) -> int:
             loss_sum += loss.detach()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        t_train = time.time() - t0
         # evaluation (selection on PublicTest only)
         res = {}
         for name, net in (("raw", model), ("ema", ema)):

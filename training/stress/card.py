@@ -74,9 +74,11 @@ def main() -> None:
       "model's 256-d embedding (`models/affective_cnn_int8.tflite`, dequantized) then the 12 geometry metrics of "
       "`sentin_ros.core.features.GEOMETRY_NAMES`. Output `1x1` int8 -> level in [0, 1].")
     a("* Preprocessing (`sentin_ros/inference/stress.py`, `prepare_window`, the same code in training): "
-      "embedding unchanged; geometry: `head_motion -> log1p(deg/s)`, then `(g - GEOMETRY_MEAN) / GEOMETRY_STD` "
+      "embedding x `EMBEDDING_SCALE` (4; the emotion embedding spans ~0-1.1, the standardised geometry ~-4..6, and "
+      "the int8 input has one scale for both); geometry: `head_motion -> log1p(deg/s)`, then `(g - GEOMETRY_MEAN) / GEOMETRY_STD` "
       "(fixed constants in stress.py), clipped to +-6. The embedding's per-dimension standardisation (training-set "
-      "mean/std) is folded into the first 1x1 convolution. Reason: the int8 input has one scale for all 268 features.")
+      "mean/std, std floored at 1/4 of the median: ~50 dimensions are always 0 on FER faces) is folded into the first "
+      "1x1 convolution. Reason: the int8 input has one scale for all 268 features.")
     a("* `StressTracker` (stress.py): per-face windows; no estimate before `min_frames` (default 8) frames; shorter "
       "histories are left-padded by repeating the oldest frame (the model saw such padded windows in training: "
       f"{m['data']['pad_augment_fraction']:.0%} of training sequences); `confidence` = filled fraction x mean emotion "
