@@ -163,7 +163,7 @@ def main() -> None:
     a("")
     a(f"{m['architecture']}; {m['parameters']:,} parameters; receptive field 15 frames (causal, the output is the "
       f"newest step). Trained on {m['data']['train_sequences']:,} sequences (val {m['data']['val_sequences']:,}, test "
-      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm sequences weighted x2), Adam + cosine decay, Gaussian noise and dropout on "
+      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm sequences weighted x3), Adam + cosine decay, Gaussian noise and dropout on "
       f"the standardised input, {m['data']['epochs']} epochs, best epoch by validation MAE. Full-integer INT8 "
       f"(int8 input and output; 500 representative windows from the training split): **{m['bytes']:,} bytes**.")
     a("")
@@ -202,7 +202,7 @@ def main() -> None:
           f"{' / '.join(f'{v:.2f}' for v in cf['monotone'][k]['mean_levels'])} | non-decreasing; target "
           f"{' / '.join(f'{v:.2f}' for v in mo['target'])} |")
     sd = c["steady"]
-    a(f"| steady input (one face, constant drivers, 60 frames, sliding window): frame-to-frame change median / p95 | "
+    a(f"| steady input (one face, constant drivers, no head turns or talking, 60 frames, sliding window): frame-to-frame change median / p95 | "
       f"{f(sd['median_abs_delta'], 4)} / {f(sd['p95_abs_delta'], 4)} | {f(cf['steady']['median_abs_delta'], 4)} / "
       f"{f(cf['steady']['p95_abs_delta'], 4)} | <= 0.02 / <= 0.08 |")
     for k in ("calm", "mid", "strain"):

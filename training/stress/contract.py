@@ -10,7 +10,8 @@ test/test_stress_core.py (assertions on the committed INT8 model). `predict` is 
   monotone   one driver stepped 0 / 0.25 / 0.5 / 0.75 / 1 with the others held (at 0.3), same seeds
              (same person, faces, noise): the mean level must not decrease (per-sequence steps too,
              reported as the fraction that do not drop by more than 0.02)
-  steady     60 frames of constant drivers with one face held (only camera-like jitter): a window
+  steady     60 frames of constant drivers with one face held, no deliberate head turns or talking
+             (blinks, micro-motion and camera-like jitter remain, at the drivers' rates): a window
              sliding one frame at a time changes the level little from frame to frame
 """
 from __future__ import annotations
@@ -39,6 +40,8 @@ def _steady_params(params: gen.GeneratorParams) -> gen.GeneratorParams:
     p = copy.deepcopy(params)
     p.embedding.run_mean = 1e9  # one face for the whole sequence
     p.embedding.redraw_tv = 2.0
+    p.geometry.look_prob = 0.0  # no deliberate head turns
+    p.geometry.talk_prob = 0.0  # no talking
     return p
 
 

@@ -132,7 +132,7 @@ class EmbeddingParams:
 class GeometryParams:
     # person baseline = neutral mean + spread * between-person std * N(0,1); spread < 1 because the FER
     # std also holds pose, low-resolution landmark noise and expression leaking into "neutral" labels
-    person_spread: float = 0.45
+    person_spread: float = 0.35
     ear_spread: float = 0.6  # the same for the eye aspect ratios (narrow eyes, looking down: clips reach 0.17-0.23)
     noise_scale: float = 1.5  # × measured frame-to-frame measurement noise
     au4_gain: float = 2.5  # au4 = 1 moves brows by gain × (angry - neutral) class difference

@@ -1,0 +1,47 @@
+"""The committed emotion model on FER2013 PrivateTest, through the runtime users run.
+
+Fails when the accuracy drops below what the model card claims minus 0.5 points.
+"""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentin_ros.inference.emotion import CLASSES, EmotionModel
+from sentin_ros.inference.model_paths import default_model_path
+from test.conftest import SHARED, needs_shared
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = json.loads((ROOT / "models" / "affective_cnn.metrics.json").read_text())
+CLAIMED = METRICS["int8"]["PrivateTest"]["accuracy"]
+
+
+def test_card_states_the_measured_accuracy():
+    card = (ROOT / "models" / "affective_cnn.md").read_text()
+    assert f"{100 * CLAIMED:.2f}" in card, "the card and the metrics JSON disagree"
+    assert re.search(r"not a (medical|lie)", card, re.I)
+
+
+@needs_shared
+def test_private_test_accuracy_holds():
+    data = np.load(SHARED / "datasets" / "fer2013.npz", allow_pickle=False)
+    private = data["usage"] == 2
+    pixels, labels = data["pixels"][private], data["label"][private].astype(int)
+    model = EmotionModel(default_model_path("emotion"))
+    try:
+        pred = np.array([np.argmax(model.infer(p)[0]) for p in pixels])
+    finally:
+        model.close()
+    accuracy = float((pred == labels).mean())
+    assert accuracy >= CLAIMED - 0.005, f"PrivateTest accuracy {accuracy:.4f} < card {CLAIMED:.4f} - 0.5 points"
+    assert len(np.unique(pred)) == len(CLASSES)  # every class is predicted somewhere
+
+
+@pytest.mark.parametrize("shape", [(47, 48), (48, 48, 3)])
+def test_wrong_crop_shape_is_refused(shape):
+    model = EmotionModel(default_model_path("emotion"))
+    with pytest.raises(ValueError, match="48"):
+        model.infer(np.zeros(shape, np.uint8))
+    model.close()
