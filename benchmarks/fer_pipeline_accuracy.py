@@ -62,6 +62,11 @@ def peer_through_its_detector(bag: Path) -> dict | None:
             "detector": "OpenCV Haar cascade (fer's default), fer's FER.detect_emotions preprocessing", "model": note}
 
 
+def _rel(path) -> str:
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+
+
 def _sha256(path: str) -> str:
     import hashlib
 
@@ -101,7 +106,8 @@ def main(argv=None) -> int:
                f"{100 * cmp['raw_crop_accuracy']:.2f}% on raw crops ({-cmp['loss_points_all']:+.2f} points; "
                f"{-cmp['loss_points_detected']:+.2f} on the detected faces)")
     out = {
-        "summary": summary, "bag": str(bag), "frames": result["frames_processed"], "model_paths": result.get("model_paths"),
+        "summary": summary, "bag": _rel(bag), "frames": result["frames_processed"],
+        "model_paths": {k: _rel(v) for k, v in (result.get("model_paths") or {}).items()},
         "face": {"size_px": 192, "canvas_px": 384, "gap_frames": 1, "background": 128, "upscale": "bicubic"},
         "pipeline": {k: acc[k] for k in ("labelled_frames", "detector_missed", "detector_miss_rate", "missed_per_class",
                                          "accuracy_all", "accuracy_detected", "uncertain")},

@@ -146,7 +146,7 @@ class GeometryParams:
     blink_depth: tuple = (0.55, 0.8)  # fraction of EAR lost at the bottom of a blink
     eyelid_tension: float = 0.2  # blink_rate = 1 narrows the EARs by this fraction
     motion_deg_s: float = 25.0  # head_motion = 1: typical angular speed of the micro-motion, deg/s
-    motion_smooth: int = 2  # micro-motion: white noise smoothed over this many frames (jittery, little net turn)
+    motion_smooth: int = 3  # micro-motion: white noise smoothed over this many frames (jittery, little net turn)
     rest_jitter_tail: float = 0.6  # log-normal sigma of the pose-jitter speed (clips: p90 ~ 2.7 × median)
     look_prob: float = 0.3  # fraction of sequences with a deliberate head turn (not strain)
     look_deg_s: tuple = (10.0, 60.0)  # its speed range, deg/s (the Pexels clip: median 17, p90 56)

@@ -48,6 +48,7 @@ METRICS_OUT = os.path.join(ROOT, "models", "affective_tcn.metrics.json")
 PARAMS_OUT = os.path.join(HERE, "generator_params.json")
 DATA_VERSION = 7  # bump when the generator changes in a way the params do not show
 CHANNELS = 64
+ARCH_VERSION = 2  # 2: the head reads the newest step and the window mean
 DILATIONS = (1, 2, 4)  # kernel 3: receptive field 1 + 2 * (1 + 2 + 4) = 15 frames
 MAX_BYTES = 200 * 1024
 HUBER_DELTA = 0.1
@@ -134,8 +135,9 @@ def build_model(mean: np.ndarray | None, var: np.ndarray | None, noise: float = 
         if mean is not None:
             y = layers.SpatialDropout1D(dropout, name=f"drop{i}")(y)
         x = layers.Add(name=f"res{i}")([x, y])
-    x = layers.Cropping1D((gen.FRAMES - 1, 0), name="last_step")(x)
-    x = layers.Flatten(name="flat")(x)
+    last = layers.Flatten(name="flat")(layers.Cropping1D((gen.FRAMES - 1, 0), name="last_step")(x))
+    avg = layers.GlobalAveragePooling1D(name="window_mean")(x)  # steadier evidence from the whole window
+    x = layers.Concatenate(name="last_and_mean")([last, avg])
     x = layers.Dense(32, activation="relu", name="head")(x)
     out = layers.Dense(1, activation="sigmoid", name="level")(x)
     return keras.Model(inp, out, name="affective_tcn")
@@ -257,7 +259,7 @@ def main() -> None:
     var = np.maximum(var, std_floor**2)
 
     ckpt_dir = os.path.join(OUT, "ckpt")
-    run_key = [bank_tr.source, DATA_VERSION, args.train_seqs, params.to_dict(), CHANNELS, DILATIONS, HUBER_DELTA, CALM_WEIGHT,
+    run_key = [ARCH_VERSION, bank_tr.source, DATA_VERSION, args.train_seqs, params.to_dict(), CHANNELS, DILATIONS, HUBER_DELTA, CALM_WEIGHT,
                args.epochs, args.lr, args.batch, args.pad_frac]
     tag = hashlib.sha256(json.dumps(run_key, default=str).encode()).hexdigest()[:8]
     ckpt_dir = os.path.join(ckpt_dir, tag)
@@ -334,7 +336,7 @@ def main() -> None:
         "emotion_embeddings": bank_tr.source,
         "stand_in": bool(args.standin),
         "architecture": f"1x1 Conv1D {CHANNELS} + 3 residual causal Conv1D (k=3, dilations {DILATIONS}, {CHANNELS} ch) "
-                        "-> last step -> Dense 32 -> Dense 1 sigmoid",
+                        "-> [newest step, mean over the window] -> Dense 32 -> Dense 1 sigmoid",
         "data": {"train_sequences": int(len(xtr)), "val_sequences": int(len(xva)), "test_sequences": int(len(xte)),
                  "train_faces": int(len(bank_tr.labels)), "heldout_faces": int(len(bank_ho.labels)),
                  "pad_augment_fraction": args.pad_frac, "epochs": args.epochs, "epochs_logged": epochs_run},
