@@ -8,7 +8,6 @@ import numpy as np
 from ..inference.emotion import EmotionModel, ProbabilitySmoother, interpret
 from .face_bridge import roi_msg
 from .model_node import ModelNode
-from .qos import output_qos
 
 
 class EmotionNode(ModelNode):
@@ -16,13 +15,10 @@ class EmotionNode(ModelNode):
 
     def __init__(self, node_name: str = "emotion_node", **kwargs):
         super().__init__(node_name, **kwargs)
-        self.declare("faces_topic", "faces", "Input FaceArray topic (from the face node).")
         self.declare("emotion_topic", "emotion", "Output Emotion topic (one message per face and frame).")
         self.declare("min_confidence", 0.4, "Top-class probability below which the label is 'uncertain'.", (0.0, 1.0))
         self.declare("smoothing", 0.0, "Per-face exponential smoothing of the probabilities: 0 = off, 0.9 = heavy.", (0.0, 0.99))
         self.declare("publish_embedding", False, "Fill Emotion.embedding with the 256-d CNN features.")
-        self._pub = None
-        self._sub = None
         self._smoother: ProbabilitySmoother | None = None
 
     def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -34,24 +30,10 @@ class EmotionNode(ModelNode):
 
         self.configure_models()
         self._smoother = ProbabilitySmoother(1.0 - float(self.param("smoothing")))
-        self._pub = self.create_lifecycle_publisher(Emotion, self.param("emotion_topic"), output_qos())
+        self.open_output(Emotion, self.param("emotion_topic"))
 
-    def release_core(self) -> None:
-        self.release_models()
-        if self._pub is not None:
-            self.destroy_lifecycle_publisher(self._pub)
-            self._pub = None
+    def release_state(self) -> None:
         self._smoother = None
-
-    def activate_io(self) -> None:
-        from sentin_ros.msg import FaceArray
-
-        self._sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=1))
-
-    def deactivate_io(self) -> None:
-        if self._sub is not None:
-            self.destroy_subscription(self._sub)
-            self._sub = None
 
     def process(self, msg) -> None:
         from sentin_ros.msg import Emotion
@@ -63,11 +45,10 @@ class EmotionNode(ModelNode):
         min_conf = float(self.param("min_confidence"))
         with_embedding = bool(self.param("publish_embedding"))
         for face in msg.faces:
-            crop = np.frombuffer(bytes(face.crop), dtype=np.uint8)
-            if crop.size != 48 * 48:
-                self.get_logger().error(f"face {face.face_id}: crop has {crop.size} bytes, expected 2304; skipped", throttle_duration_sec=2.0)
+            crop = self.face_crop(face)
+            if crop is None:
                 continue
-            probs, embedding = model.infer(crop.reshape(48, 48))
+            probs, embedding = model.infer(crop)
             result = interpret(smoother.update(face.face_id, probs), embedding, min_conf)
             out = Emotion()
             out.header = msg.header

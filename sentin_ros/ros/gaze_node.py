@@ -13,7 +13,7 @@ from ..inference.calibration import CalibrationError, GazeCalibration
 from ..inference.gaze import GazeModel, GazeTracker
 from ..inference.screen import ScreenGeometry
 from .model_node import ModelNode
-from .qos import image_qos, output_qos
+from .qos import image_qos
 
 
 class GazeNode(ModelNode):
@@ -21,7 +21,6 @@ class GazeNode(ModelNode):
 
     def __init__(self, node_name: str = "gaze_node", **kwargs):
         super().__init__(node_name, **kwargs)
-        self.declare("faces_topic", "faces", "Input FaceArray topic.")
         self.declare("gaze_topic", "gaze", "Output Gaze topic (one message per face and frame).")
         self.declare("camera_info_topic", "camera_info", "CameraInfo topic for the eye position; empty = default pinhole (f = width).")
         self.declare("min_frames", 5, "Frames of history a face needs before gaze is published (the model sees up to 15).", (1, 15))
@@ -32,8 +31,6 @@ class GazeNode(ModelNode):
         self.declare("camera_offset_y_mm", 10.0, "Camera centre height above the screen's top edge, mm.", (-5000.0, 5000.0))
         self.declare("calibration_window", 1.0, "ADD_SAMPLE averages the face's uncalibrated output over this many seconds of fixation.", (0.0, 10.0))
         self.declare("calibration_file", "", "JSON file of the per-user calibration: loaded at configure if it exists, default path of SAVE/LOAD.")
-        self._pub = None
-        self._sub = None
         self._info_sub = None
         self._srv = None
         self.tracker: GazeTracker | None = None
@@ -66,14 +63,10 @@ class GazeNode(ModelNode):
         if self.calibration.calibrated:
             self.get_logger().info(f"loaded gaze calibration from {path} (residual {self.calibration.residual:.3f})")
         self.tracker = GazeTracker(self.models["gaze"], int(self.param("min_frames")), float(self.param("max_gap")), self.calibration)
-        self._pub = self.create_lifecycle_publisher(Gaze, self.param("gaze_topic"), output_qos())
+        self.open_output(Gaze, self.param("gaze_topic"))
         self._srv = self.create_service(CalibrateGaze, "~/calibrate", self._on_calibrate)
 
-    def release_core(self) -> None:
-        self.release_models()
-        if self._pub is not None:
-            self.destroy_lifecycle_publisher(self._pub)
-            self._pub = None
+    def release_state(self) -> None:
         if self._srv is not None:
             self.destroy_service(self._srv)
             self._srv = None
@@ -81,17 +74,15 @@ class GazeNode(ModelNode):
         self._raw_history.clear()
 
     def activate_io(self) -> None:
-        from sentin_ros.msg import FaceArray
-
-        self._sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=1))
+        super().activate_io()
         if self.param("camera_info_topic"):
             self._info_sub = self.create_subscription(CameraInfo, self.param("camera_info_topic"), self._on_info, image_qos())
 
     def deactivate_io(self) -> None:
-        for sub in (self._sub, self._info_sub):
-            if sub is not None:
-                self.destroy_subscription(sub)
-        self._sub = self._info_sub = None
+        super().deactivate_io()
+        if self._info_sub is not None:
+            self.destroy_subscription(self._info_sub)
+            self._info_sub = None
 
     def _on_info(self, msg: CameraInfo) -> None:
         k = np.array(msg.k, dtype=np.float64).reshape(3, 3)

@@ -10,15 +10,19 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 
 from ..inference.runtime import LiteModel, ModelError
 from .base_node import PerceptionNode
+from .qos import output_qos
 
 MODEL_PARAMETERS = ("delegate", "num_threads", "delegate_fallback")
 
 
 class ModelNode(PerceptionNode):
+    """A node that reads sentin_ros/FaceArray, runs LiteRT models and publishes one output topic."""
+
     #: parameter name -> model kind, e.g. {"model_path": "emotion"}
     MODEL_PATH_PARAMETERS: dict[str, str] = {}
 
@@ -31,7 +35,10 @@ class ModelNode(PerceptionNode):
         self.declare("delegate", "xnnpack", "xnnpack | gpu | edgetpu | external:<path.so>[;key=value...]")
         self.declare("num_threads", 1, "CPU threads for XNNPACK.", (1, 64))
         self.declare("delegate_fallback", True, "If the delegate cannot be loaded: true = fall back to XNNPACK (logged, in diagnostics); false = fail the transition.")
+        self.declare("faces_topic", "faces", "Input FaceArray topic (from the face node).")
         self.models: dict[str, Any] | None = None
+        self._pub = None
+        self._faces_sub = None
         self._models_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -58,6 +65,37 @@ class ModelNode(PerceptionNode):
         self.models = self.build_models(self.model_params())
         for name, model in self.models.items():
             self.get_logger().info(f"{name}: {self.lite(model).describe()}")
+
+    def open_output(self, msg_type, topic: str) -> None:
+        self._pub = self.create_lifecycle_publisher(msg_type, topic, output_qos())
+
+    def release_state(self) -> None:
+        """Drop per-face state (windows, smoothers); called by release_core."""
+
+    def release_core(self) -> None:
+        self.release_models()
+        if self._pub is not None:
+            self.destroy_lifecycle_publisher(self._pub)
+            self._pub = None
+        self.release_state()
+
+    def activate_io(self) -> None:
+        from sentin_ros.msg import FaceArray
+
+        self._faces_sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=1))
+
+    def deactivate_io(self) -> None:
+        if self._faces_sub is not None:
+            self.destroy_subscription(self._faces_sub)
+            self._faces_sub = None
+
+    def face_crop(self, face) -> np.ndarray | None:
+        """The face's 48×48 crop, or None (logged, throttled) when the message is malformed."""
+        crop = np.frombuffer(bytes(face.crop), dtype=np.uint8)
+        if crop.size != 48 * 48:
+            self.get_logger().error(f"face {face.face_id}: crop has {crop.size} bytes, expected 2304; skipped", throttle_duration_sec=2.0)
+            return None
+        return crop.reshape(48, 48)
 
     def release_models(self) -> None:
         with self._models_lock:

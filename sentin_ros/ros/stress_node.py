@@ -14,7 +14,6 @@ import numpy as np
 from ..inference.emotion import EmotionModel
 from ..inference.stress import StressModel, StressTracker
 from .model_node import ModelNode
-from .qos import output_qos
 
 
 class StressNode(ModelNode):
@@ -22,14 +21,11 @@ class StressNode(ModelNode):
 
     def __init__(self, node_name: str = "stress_node", **kwargs):
         super().__init__(node_name, **kwargs)
-        self.declare("faces_topic", "faces", "Input FaceArray topic.")
         self.declare("stress_topic", "stress", "Output Stress topic (one message per face and frame, once it has min_frames of history).")
         self.declare("min_frames", 8, "Frames of history before a level is published (the window holds 15).", (1, 15))
         self.declare("max_gap", 0.5, "Seconds without a face after which its window restarts.", (0.01, 60.0))
         self.declare("elevated_threshold", 0.4, "Level at or above which the state is ELEVATED.", (0.0, 1.0))
         self.declare("high_threshold", 0.7, "Level at or above which the state is HIGH.", (0.0, 1.0))
-        self._pub = None
-        self._sub = None
         self.tracker: StressTracker | None = None
 
     def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -55,24 +51,10 @@ class StressNode(ModelNode):
             self.models["stress"], min_frames=int(self.param("min_frames")), elevated=elevated, high=high,
             max_gap_s=float(self.param("max_gap")),
         )
-        self._pub = self.create_lifecycle_publisher(Stress, self.param("stress_topic"), output_qos())
+        self.open_output(Stress, self.param("stress_topic"))
 
-    def release_core(self) -> None:
-        self.release_models()
-        if self._pub is not None:
-            self.destroy_lifecycle_publisher(self._pub)
-            self._pub = None
+    def release_state(self) -> None:
         self.tracker = None
-
-    def activate_io(self) -> None:
-        from sentin_ros.msg import FaceArray
-
-        self._sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=1))
-
-    def deactivate_io(self) -> None:
-        if self._sub is not None:
-            self.destroy_subscription(self._sub)
-            self._sub = None
 
     def process(self, msg) -> None:
         from sentin_ros.msg import Stress
@@ -82,11 +64,10 @@ class StressNode(ModelNode):
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         for face in msg.faces:
-            crop = np.frombuffer(bytes(face.crop), dtype=np.uint8)
-            if crop.size != 48 * 48 or len(face.geometry) != 12:
-                self.get_logger().error(f"face {face.face_id}: malformed crop/geometry; skipped", throttle_duration_sec=2.0)
+            crop = self.face_crop(face)
+            if crop is None:
                 continue
-            probs, embedding = models["emotion"].infer(crop.reshape(48, 48))
+            probs, embedding = models["emotion"].infer(crop)
             est = tracker.push(face.face_id, stamp, embedding, np.asarray(face.geometry, np.float32), float(probs.max()))
             if est is None:
                 continue
