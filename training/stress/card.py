@@ -163,7 +163,7 @@ def main() -> None:
     a("")
     a(f"{m['architecture']}; {m['parameters']:,} parameters; receptive field 15 frames (causal); the head reads the "
       f"newest step and the mean over the window (steadier on steady input). Trained on {m['data']['train_sequences']:,} sequences (val {m['data']['val_sequences']:,}, test "
-      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm sequences weighted x3), Adam + cosine decay, Gaussian noise and dropout on "
+      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm sequences weighted x4), Adam + cosine decay, Gaussian noise and dropout on "
       f"the standardised input, {m['data']['epochs']} epochs, best epoch by validation MAE. Full-integer INT8 "
       f"(int8 input and output; 500 representative windows from the training split): **{m['bytes']:,} bytes**.")
     a("")

@@ -135,7 +135,9 @@ class GeometryParams:
     person_spread: float = 0.35
     ear_spread: float = 0.6  # the same for the eye aspect ratios (narrow eyes, looking down: clips reach 0.17-0.23)
     noise_scale: float = 1.5  # × measured frame-to-frame measurement noise
-    au4_gain: float = 2.5  # au4 = 1 moves brows by gain × (angry - neutral) class difference
+    # au4 = 1 moves the brows by gain × the (angry - neutral) FER class difference; > 1 because FER "angry"
+    # mixes mild intensities and non-frontal poses, so its mean difference is well below a full AU4
+    au4_gain: float = 3.0
     au4_min_effect: dict = field(default_factory=lambda: {"brow_lowering": 0.04, "brow_knit": 0.03})
     smile_gain: float = 1.5  # smile = 1 moves lip corners by gain × (happy - neutral)
     au12_down: float = 0.03  # au12_suppression = 1 pulls the lip centre-corner offset down by this (/IOD)

@@ -52,7 +52,7 @@ ARCH_VERSION = 2  # 2: the head reads the newest step and the window mean
 DILATIONS = (1, 2, 4)  # kernel 3: receptive field 1 + 2 * (1 + 2 + 4) = 15 frames
 MAX_BYTES = 200 * 1024
 HUBER_DELTA = 0.1
-CALM_WEIGHT = 3.0  # loss weight of calm sequences (false alarms on calm faces cost more)
+CALM_WEIGHT = 4.0  # loss weight of calm sequences (false alarms on calm faces cost more)
 
 
 def log(msg: str) -> None:
