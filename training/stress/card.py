@@ -178,7 +178,12 @@ def main() -> None:
         a(f"| MAE, {k} sequences | {f(mae['fp32']['by_scenario'][k], 4)} | {f(mae['int8']['by_scenario'][k], 4)} |")
     a("")
     a(f"Mean |INT8 - FP32| = {mae['int8_vs_fp32_mean_abs_diff']}. Part of the error is irreducible by design: a 15-frame "
-      "window cannot tell a person's resting brows/eyes from a strained state, and blinks are sparse events.")
+      "window cannot tell a person's resting brows/eyes from a strained state, and blinks are sparse events. "
+      "Hence the model is conservative where the evidence is weak: it rises less than the target with `blink_rate` "
+      "(0-2.5 blinks per window are hard to tell from a normal rate) and with `head_motion` above ~0.5 (fast "
+      "micro-motion overlaps with the pose-estimation jitter and with deliberate head turns, which are not strain), and "
+      "it stays below the target at low driver levels (see the monotonicity rows); the errors are largest on the "
+      "`random` sequences, where drivers switch independently within the window.")
     a("")
     a("### Behaviour contract (INT8; `training/stress/contract.py`, asserted by `test/test_stress_core.py`)")
     a("")
@@ -204,7 +209,7 @@ def main() -> None:
     sd = c["steady"]
     a(f"| steady input (one face, constant drivers, no head turns or talking, 60 frames, sliding window): frame-to-frame change median / p95 | "
       f"{f(sd['median_abs_delta'], 4)} / {f(sd['p95_abs_delta'], 4)} | {f(cf['steady']['median_abs_delta'], 4)} / "
-      f"{f(cf['steady']['p95_abs_delta'], 4)} | <= 0.02 / <= 0.08 |")
+      f"{f(cf['steady']['p95_abs_delta'], 4)} | <= 0.02 / <= 0.1 |")
     for k in ("calm", "mid", "strain"):
         a(f"| steady {k}: mean level, within-sequence std | {f(sd[k]['mean_level'])}, {f(sd[k]['std_level'])} | "
           f"{f(cf['steady'][k]['mean_level'])} | |")

@@ -26,7 +26,7 @@ from . import generator as gen
 Predict = Callable[[np.ndarray], np.ndarray]
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 THRESHOLDS = {"calm_max": 0.3, "strain_min": 0.7, "strain_frames": 15, "monotone_tol": 0.01,
-              "steady_median_delta": 0.02, "steady_p95_delta": 0.08}
+              "steady_median_delta": 0.02, "steady_p95_delta": 0.1}
 
 
 def _calm_params(params: gen.GeneratorParams) -> gen.GeneratorParams:

@@ -4,6 +4,7 @@
 
 Writes training/out/stress/bank_train.npz and bank_heldout.npz (git-ignored) and the small
 fixture training/stress/fixtures/heldout_bank.npz (committed; the tests run the generator on it).
+--standin writes under training/out/stress/standin/ only.
 
 The 28,709 Training faces are split by a seeded permutation into 90 % "train" (sequences the TCN is
 trained on) and 10 % "held-out" (sequences it is evaluated and tested on: faces it never saw).
@@ -133,7 +134,10 @@ def main() -> None:
     ap.add_argument("--model", default=EMOTION_MODEL)
     ap.add_argument("--standin", action="store_true", help="random-projection stand-in (pipeline testing only)")
     args = ap.parse_args()
-    build(args.fer, None if args.standin else args.model)
+    if args.standin:  # never overwrite the real bank or the committed fixture with stand-in data
+        build(args.fer, None, os.path.join(OUT, "standin"), os.path.join(OUT, "standin", "fixture.npz"))
+    else:
+        build(args.fer, args.model)
 
 
 if __name__ == "__main__":

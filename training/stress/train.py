@@ -65,14 +65,22 @@ def ensure_bank(args) -> tuple[gen.EmbeddingBank, gen.EmbeddingBank]:
     if want and not os.path.isfile(want):
         raise SystemExit(f"emotion model {want} not found (use --standin to test the pipeline)")
     want_src = "STAND-IN" if not want else f"sha256:{embeddings.sha256(want)[:16]}"
-    paths = [os.path.join(OUT, f"bank_{s}.npz") for s in ("train", "heldout")]
+    bank_dir, fixture = bank_paths(args)
+    paths = [os.path.join(bank_dir, f"bank_{s}.npz") for s in ("train", "heldout")]
     ok = all(os.path.isfile(p) for p in paths)
     if ok:
         src = str(np.load(paths[0])["source"])
         ok = want_src in src
     if not ok or args.rebuild_bank:
-        embeddings.build(args.fer, want, OUT, embeddings.FIXTURE, log)
+        embeddings.build(args.fer, want, bank_dir, fixture, log)
     return gen.EmbeddingBank.load(paths[0]), gen.EmbeddingBank.load(paths[1])
+
+
+def bank_paths(args) -> tuple[str, str]:
+    """(bank folder, test fixture): a stand-in run never touches the real bank or the committed fixture."""
+    if args.standin:
+        return os.path.join(OUT, "standin"), os.path.join(OUT, "standin", "fixture.npz")
+    return OUT, embeddings.FIXTURE
 
 
 def pad_augment(rng, drivers: np.ndarray, x: np.ndarray, frac: float) -> None:
@@ -319,7 +327,7 @@ def main() -> None:
     c_int8 = contract.run_all(int8.predict_batch, bank_ho, stats, params)
     log("behaviour contract (FP32)")
     c_fp32 = contract.run_all(keras_predict, bank_ho, stats, params)
-    fixture = gen.EmbeddingBank.load(embeddings.FIXTURE)
+    fixture = gen.EmbeddingBank.load(bank_paths(args)[1])
     c_fixture = contract.run_all(int8.predict_batch, fixture, stats, params, quick=True)
     int8.close()
     lat = latency(args.out, xte[:200])
