@@ -119,8 +119,12 @@ class LiteModel:
                 self.fallback_reason = reason
                 self._log(f"{reason}; falling back to XNNPACK with {self.num_threads} thread(s)")
         try:
+            # Loaded from bytes, not memory-mapped: replacing the file under a running node
+            # (a retrain, a deploy) must not pull pages out from under the interpreter.
+            with open(path, "rb") as f:
+                content = f.read()
             interpreter = module.Interpreter(
-                model_path=path, num_threads=self.num_threads, experimental_delegates=delegates or None
+                model_content=content, num_threads=self.num_threads, experimental_delegates=delegates or None
             )
             interpreter.allocate_tensors()
         except Exception as exc:  # corrupt flatbuffers raise ValueError, unsupported ops RuntimeError
@@ -141,10 +145,12 @@ class LiteModel:
         if load is None:
             raise ModelError("this TFLite backend has no load_delegate")
         if spec.kind == "external":
+            check_delegate_library(spec.library)
             return load(spec.library, spec.options)
         errors = []
         for lib in _DELEGATE_LIBRARIES[spec.kind]:
             try:
+                check_delegate_library(lib)
                 return load(lib, spec.options)
             except (ValueError, OSError, RuntimeError) as exc:
                 errors.append(f"{lib}: {exc}")
@@ -194,6 +200,23 @@ class LiteModel:
 
     def close(self) -> None:
         self._interpreter = None
+
+
+def check_delegate_library(path: str) -> None:
+    """Fail with a reason before load_delegate when `path` is not a loadable TFLite delegate.
+
+    load_delegate on a missing or wrong library raises, but the half-made Delegate object then
+    prints a traceback from its __del__; checking first keeps the node's log to one clear line.
+    """
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as exc:
+        raise ModelError(f"cannot open delegate library {path!r}: {exc}") from exc
+    missing = [sym for sym in ("tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate") if not hasattr(lib, sym)]
+    if missing:
+        raise ModelError(f"{path!r} is not a TFLite external delegate (missing {', '.join(missing)})")
 
 
 def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:

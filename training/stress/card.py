@@ -78,7 +78,11 @@ def main() -> None:
       "the int8 input has one scale for both); geometry: `head_motion -> log1p(deg/s)`, then `(g - GEOMETRY_MEAN) / GEOMETRY_STD` "
       "(fixed constants in stress.py), clipped to +-6. The embedding's per-dimension standardisation (training-set "
       "mean/std, std floored at 1/4 of the median: ~50 dimensions are always 0 on FER faces) is folded into the first "
-      "1x1 convolution. Reason: the int8 input has one scale for all 268 features.")
+      "1x1 convolution. Reason: the int8 input has one scale for all 268 features "
+      f"(scale {m['int8_input_quantization']['scale']:.4f}, zero point {m['int8_input_quantization']['zero_point']}: it "
+      f"represents {(-128 - m['int8_input_quantization']['zero_point']) * m['int8_input_quantization']['scale']:.1f} .. "
+      f"{(127 - m['int8_input_quantization']['zero_point']) * m['int8_input_quantization']['scale']:.1f}, set from the "
+      "representative windows; standardised geometry outside that range saturates).")
     a("* `StressTracker` (stress.py): per-face windows; no estimate before `min_frames` (default 8) frames; shorter "
       "histories are left-padded by repeating the oldest frame (the model saw such padded windows in training: "
       f"{m['data']['pad_augment_fraction']:.0%} of training sequences); `confidence` = filled fraction x mean emotion "

@@ -223,7 +223,7 @@ def main() -> None:
     ap.add_argument("--train-seqs", type=int, default=120000)
     ap.add_argument("--val-seqs", type=int, default=3000)
     ap.add_argument("--test-seqs", type=int, default=4000)
-    ap.add_argument("--epochs", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=28)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--pad-frac", type=float, default=0.12)
