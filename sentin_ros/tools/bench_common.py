@@ -1,0 +1,99 @@
+"""Shared by the benchmark modules: paths, goals, the machine description, the synthetic input frames
+and the timing helpers.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .eval_common import percentiles
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_NPZ = ROOT.parent / "shared" / "datasets" / "fer2013.npz"
+RESULTS = ROOT / "benchmarks" / "results"
+FER_CACHE = ROOT / "out" / "fer"
+GOALS = {"inprocess_fps_1face": 100.0, "ros30_p50_ms": 15.0, "ros30_p99_ms": 30.0, "peer_ratio": 10.0, "rss_active_mb": 300.0,
+         "emotion_ms_per_face": 0.3}
+
+
+def log(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+# -- machine ----------------------------------------------------------------------------------
+def machine() -> dict:
+    import psutil
+
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    versions = {}
+    from importlib import metadata
+
+    for pkg in ("mediapipe", "ai-edge-litert", "numpy", "opencv-contrib-python", "rosbags", "ros-jazzy-rclpy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(), "cpu": cpu,
+        "logical_cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "load_avg_at_start": os.getloadavg(),
+        "os": platform.platform(), "python": platform.python_version(), "versions": versions, "git_commit": commit,
+    }
+
+
+# -- inputs -----------------------------------------------------------------------------------
+def one_face_frames(n: int) -> list[np.ndarray]:
+    """The synthetic clip without the face-loss stretch: one moving face, 640×480."""
+    from .synthetic_clip import synthetic_clip
+
+    return [f.bgr for f in synthetic_clip(n, (640, 480), leave=False)]
+
+
+def four_face_frame() -> np.ndarray:
+    """Four faces (the astronaut, rolled 0/8/-8/4°) tiled 2×2 into 640×480, each as large as the one-face case."""
+    from .synthetic_clip import astronaut_rgb, place_face
+
+    rgb = astronaut_rgb()
+    tiles = [place_face(rgb, (320, 240), (160, 120), 1.0, a) for a in (0, 8, -8, 4)]
+    return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+
+
+def four_face_frames(n: int) -> list[np.ndarray]:
+    base = four_face_frame()
+    out = []
+    for i in range(n):  # a small drift, so it is video and not one still image
+        m = np.float32([[1, 0, 3 * np.sin(i / 10)], [0, 1, 2 * np.cos(i / 10)]])
+        out.append(cv2.warpAffine(base, m, (640, 480), borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
+def time_ms(fn, n: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1e3)
+    return out
+
+
+def stat(ms: list[float]) -> dict:
+    p = percentiles(ms)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in p.items()}

@@ -1,0 +1,103 @@
+"""In-process benchmark: per-stage times of the face core, the PerceptionPipeline frame rate on a bag,
+and a cProfile summary of where the time goes.
+"""
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import pstats
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .bench_common import stat, time_ms
+
+
+# -- in-process ---------------------------------------------------------------------------------
+def bench_stages(frame: np.ndarray, n: int) -> dict:
+    """Each face-core stage called on its own on the same one-face frame (tracking steady state)."""
+    from rclpy.serialization import deserialize_message, serialize_message
+    from sensor_msgs.msg import Image
+
+    from ..core import alignment, features
+    from ..core.face_pipeline import FacePipeline
+    from ..ros.image_convert import array_to_image, image_to_array
+
+    raw = serialize_message(array_to_image(frame, "bgr8"))
+    out = {"decode (rclpy CDR -> numpy)": stat(time_ms(lambda: image_to_array(deserialize_message(raw, Image)), n))}
+    pipe = FacePipeline()
+    try:
+        for i in range(10):
+            pipe.process(frame, i / 30, "bgr8")
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        out["colour conversion"] = stat(time_ms(lambda: (cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), n))
+        out["face mesh (FaceMesh, tracking)"] = stat(time_ms(lambda: pipe.mesh.landmarks(rgb), n))
+        det = time_ms(lambda: pipe.mesh.detections(rgb), max(n // 4, 10))
+        interval = max(pipe.config.mesh.score_interval, 1)
+        out["score detector (BlazeFace) per run"] = stat(det)
+        out[f"score detector amortized (1 in {interval} frames)"] = stat([v / interval for v in det])
+        h, w = gray.shape
+        pp = pipe.mesh.landmarks(rgb)[0][:, :2] * (w, h)
+        out["head pose (solvePnP)"] = stat(time_ms(lambda: pipe.pose.estimate(pp, w, h), n))
+        out["crop/align (48×48)"] = stat(time_ms(lambda: alignment.aligned_crop(gray, pp), n))
+        out["features (geometry + eye)"] = stat(time_ms(lambda: (features.geometry_metrics(pp, 0.0, 0.0, 0.0), features.eye_features(pp, w, h)), n))
+        crop = alignment.aligned_crop(gray, pp)
+    finally:
+        pipe.close()
+    return {"stages": out, "crop": crop}
+
+
+def make_bag(path: Path, frames: list[np.ndarray], rate: float) -> str:
+    from .bags import SourceFrame, write_frames
+
+    write_frames(path, (SourceFrame(f) for f in frames), rate, overwrite=True)
+    return str(path)
+
+
+def bench_inprocess(bag: str, label: str) -> dict:
+    """Every frame of the bag through PerceptionPipeline (the deterministic evaluator)."""
+    from .eval_deterministic import evaluate_deterministic
+
+    r = evaluate_deterministic(bag)
+    raw = r["timings_ms_raw"]
+    total = np.array(raw["total"][5:])  # the first frames include graph start-up
+    decode = np.array(raw["decode"][5:])
+    faces = np.mean(r["faces_per_frame"][5:])
+    return {
+        "label": label, "frames": len(total), "faces_per_frame_mean": float(faces), "stages": r["stages"],
+        "fps_pipeline": float(1000 / total.mean()), "fps_with_bag_decode": float(1000 / (total + decode).mean()),
+        "ms_per_frame": stat(list(total)), "timings_ms": {k: stat(v[5:]) for k, v in raw.items()},
+        "method": "PerceptionPipeline.process on every frame of a 640×480 bag, sequentially, one thread per model; "
+                  "frame rate = 1000 / mean ms per frame (first 5 frames left out); bag decode = rosbags CDR -> numpy",
+    }
+
+
+def profile_inprocess(frames: list[np.ndarray], top: int = 14) -> dict:
+    from .eval_deterministic import build_pipeline
+
+    pipe, _ = build_pipeline()
+    try:
+        for i, f in enumerate(frames[:5]):
+            pipe.process(f, i / 30, "bgr8")
+        prof = cProfile.Profile()
+        prof.enable()
+        for i, f in enumerate(frames[5:], start=5):
+            pipe.process(f, i / 30, "bgr8")
+        prof.disable()
+    finally:
+        pipe.close()
+    n = max(len(frames) - 5, 1)
+    stats = pstats.Stats(prof)
+    rows = []
+    for (file, line, func), (_cc, nc, tt, ct, _) in stats.stats.items():
+        rows.append({"function": f"{Path(file).name}:{line}({func})", "own": f"{os.sep}sentin_ros{os.sep}" in file, "calls_per_frame": nc / n,
+                     "self_ms_per_frame": 1e3 * tt / n, "cumulative_ms_per_frame": 1e3 * ct / n})
+    ours = sorted((r for r in rows if r["own"]),
+                  key=lambda r: -r["cumulative_ms_per_frame"])
+    rows.sort(key=lambda r: -r["self_ms_per_frame"])
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(top)
+    return {"frames": n, "by_self_time": rows[:top], "sentin_ros_by_cumulative": ours[:top], "text": text.getvalue()[-6000:]}

@@ -1,0 +1,80 @@
+"""The stress node through real rclpy: history before output, header and ID carried, window
+reset when the face is lost, and what the level does on a steady real face."""
+import time
+
+import numpy as np
+import pytest
+from std_msgs.msg import Header
+
+from sentin_ros.msg import FaceArray, Stress
+from sentin_ros.ros.face_bridge import frame_to_msg
+from sentin_ros.ros.stress_node import StressNode
+from test.ros_harness import RosHarness
+
+
+@pytest.fixture(scope="module")
+def astronaut_frame(astronaut_bgr):
+    from sentin_ros.core.face_pipeline import FacePipeline
+
+    p = FacePipeline()
+    frame = p.process(astronaut_bgr, 0.0, "bgr8")
+    p.close()
+    return frame
+
+
+@pytest.fixture
+def ros():
+    h = RosHarness()
+    yield h
+    h.close()
+
+
+def _msg(frame, t, with_face=True):
+    header = Header(frame_id="cam")
+    header.stamp.sec, header.stamp.nanosec = int(t), int(round((t % 1) * 1e9))
+    msg = frame_to_msg(frame, header)
+    if not with_face:
+        msg.faces = []
+    else:
+        msg.faces[0].face_id = 3
+    return msg
+
+
+def test_history_header_and_reset(ros, astronaut_frame):
+    node = StressNode(context=ros.context)
+    ros.add(node)
+    assert ros.transition("stress_node", "configure") and ros.transition("stress_node", "activate")
+    min_frames = node.param("min_frames")
+    pub = ros.node.create_publisher(FaceArray, "faces", 10)
+    got = ros.collect(Stress, "stress")
+    t = 50.0
+
+    def feed(n, with_face=True):
+        nonlocal t
+        for _ in range(n):
+            pub.publish(_msg(astronaut_frame, t, with_face))
+            t += 1 / 15
+            assert ros.wait_for(lambda: node.wait_idle(), 5.0)
+            time.sleep(0.03)  # one message at a time: none replaced in the node's slot
+
+    feed(min_frames - 1)
+    time.sleep(0.2)
+    assert got == [], "published before min_frames of history"
+    feed(20)
+    assert ros.wait_for(lambda: len(got) >= 15)
+    last = got[-1]
+    assert last.face_id == 3 and last.header.frame_id == "cam" and last.header.stamp.sec == 51
+    assert last.window_frames == 15 and last.window_seconds == pytest.approx(14 / 15, abs=0.01)
+    levels = np.array([m.level for m in got])
+    assert ((0 <= levels) & (levels <= 1)).all()
+    assert levels[-5:].max() < 0.3 and last.state == Stress.LOW  # a smiling, still face is calm
+    assert np.abs(np.diff(levels[-8:])).max() < 0.05  # steady input, steady level
+
+    n = len(got)
+    feed(1, with_face=False)  # the face is lost for a frame: its window starts over
+    feed(min_frames - 1)
+    time.sleep(0.2)
+    assert len(got) == n
+    feed(1)
+    assert ros.wait_for(lambda: len(got) == n + 1)
+    assert got[-1].window_frames == min_frames
