@@ -26,10 +26,7 @@ from .eval_deterministic import (
 )
 from .eval_metrics import analyse, classification_metrics, compare_with_raw, main_face, raw_crop_reference, traces
 from .output_recorder import OutputRecorder
-from .replay import (
-    evaluate_realtime,
-    node_classes,
-)
+from .replay import evaluate_realtime, node_classes
 
 __all__ = [
     "EvalError",
