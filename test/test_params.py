@@ -61,3 +61,12 @@ def test_sections_match_like_rcl(tmp_path):
     assert param_file.params_for(s, "face_node", "cam1") == {"a": 4, "nested.b": 2, "c": 3}
     assert param_file.params_for(s, "face_node", "/robot/cam2") == {"a": 1, "nested.b": 2, "c": 3}
     assert param_file.params_for(s, "emotion_node", "cam1") == {"a": 1, "nested.b": 2, "d": 5}
+
+
+def test_readme_lists_every_parameter(docs):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for node, params in docs.items():
+        if isinstance(params, str):
+            continue
+        for p in params:
+            assert f"`{p.name}`" in readme, f"{node}.{p.name} is not in the README's parameter tables"
