@@ -92,12 +92,9 @@ class PerceptionPipeline:
                 )
                 timings["gaze"] += (time.perf_counter() - t) * 1e3
             results.append(r)
-        live = [f.face_id for f in frame.faces]
-        if self.stress is not None:
-            self.stress.prune(live)
-        if self.gaze is not None:
-            for fid in [f for f in self.gaze.face_ids if f not in live]:
-                self.gaze.forget(fid)
+        for tracker in (self.stress, self.gaze):
+            if tracker is not None:
+                tracker.forget_stale(stamp)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return FrameResult(stamp, frame.width, frame.height, results, frame.retired_ids, timings)
 

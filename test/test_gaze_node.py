@@ -109,10 +109,12 @@ def test_left_right_missing_faces_and_short_history(ros):
     left, right = feed.fixate(0.15, 0.5), feed.fixate(0.85, 0.5)
     assert left.x < 0.5 < right.x and left.on_screen and right.on_screen
 
+    feed.t += 1.0  # the face is gone for a second (> max_gap): the node forgets it
     for _ in range(5):  # frames without faces: nothing published, node fine
         feed.pub.publish(feed.msg())
         time.sleep(0.02)
     time.sleep(0.3)
+    assert node.tracker.face_ids == []
     n = len(feed.got)
     seq = G.generate_sequence(feed.rng, feed.subject, feed.session, feed.cfg, targets_xy=np.array([0.5, 0.5]), pose=(0.0, 0.0, 0.0),
                               position_m=(0.0, 0.05, 0.6), head_speed_dps=1.0, blink=False)

@@ -1,5 +1,5 @@
 """The stress node through real rclpy: history before output, header and ID carried, window
-reset when the face is lost, and what the level does on a steady real face."""
+reset when the face is gone, and what the level does on a steady real face."""
 import time
 
 import numpy as np
@@ -71,7 +71,15 @@ def test_history_header_and_reset(ros, astronaut_frame):
     assert np.abs(np.diff(levels[-8:])).max() < 0.05  # steady input, steady level
 
     n = len(got)
-    feed(1, with_face=False)  # the face is lost for a frame: its window starts over
+    feed(1, with_face=False)  # a one-frame miss (which the face tracker bridges) keeps the window
+    feed(1)
+    assert ros.wait_for(lambda: len(got) == n + 1)
+    assert got[-1].window_frames == 15
+
+    n = len(got)
+    t += 1.0  # the face is gone for longer than max_gap: forgotten, its window starts over
+    feed(1, with_face=False)
+    assert node.tracker.face_ids == []
     feed(min_frames - 1)
     time.sleep(0.2)
     assert len(got) == n

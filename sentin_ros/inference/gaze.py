@@ -244,6 +244,14 @@ class GazeTracker:
         self._last_stamp.pop(face_id, None)
         self._filters.pop(face_id, None)
 
+    def forget_stale(self, now: float, max_age_s: float | None = None) -> list[int]:
+        """Drop faces not seen for more than `max_age_s` (default max_gap_s) before `now`."""
+        age = self.max_gap_s if max_age_s is None else max_age_s
+        gone = [fid for fid, t in self._last_stamp.items() if now - t > age or now < t]
+        for fid in gone:
+            self.forget(fid)
+        return gone
+
     def reset(self) -> None:
         self._windows.clear()
         self._last_stamp.clear()

@@ -206,6 +206,13 @@ class StressTracker:
         for fid in face_ids:
             self._faces.pop(fid, None)
 
+    def forget_stale(self, now_s: float, max_age_s: float | None = None) -> list[int]:
+        """Drop faces not seen for more than `max_age_s` (default max_gap_s) before `now_s`."""
+        age = self.max_gap_s if max_age_s is None else max_age_s
+        gone = [fid for fid, f in self._faces.items() if now_s - f.last_stamp > age or now_s < f.last_stamp]
+        self.forget(gone)
+        return gone
+
     def prune(self, active_ids: Iterable[int]) -> list[int]:
         """Drop every face not in active_ids; returns the dropped IDs."""
         keep = set(active_ids)

@@ -97,9 +97,7 @@ class GazeNode(ModelNode):
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         size = (int(msg.image_width) or 640, int(msg.image_height) or 480)
-        seen = set()
         for face in msg.faces:
-            seen.add(face.face_id)
             if len(face.eye) != 10:
                 self.get_logger().error(f"face {face.face_id}: {len(face.eye)} eye features, expected 10; skipped", throttle_duration_sec=2.0)
                 continue
@@ -121,8 +119,7 @@ class GazeNode(ModelNode):
             out.confidence = float(est.confidence)
             pub.publish(out)
             self.published()
-        for fid in [f for f in tracker.face_ids if f not in seen]:
-            tracker.forget(fid)  # a lost face restarts its history when it comes back
+        for fid in tracker.forget_stale(stamp):  # unseen for longer than max_gap: gone
             self._raw_history.pop(fid, None)
 
     def _on_calibrate(self, request, response):

@@ -78,7 +78,9 @@ class StressNode(ModelNode):
             out.window_frames, out.window_seconds = int(est.window_frames), float(est.window_seconds)
             pub.publish(out)
             self.published()
-        tracker.prune([f.face_id for f in msg.faces])  # lost faces: window dropped, restarts on return
+        # A face unseen for longer than max_gap is gone: its window is dropped (and would restart
+        # anyway on its return). A one-frame miss the face tracker bridges keeps the window.
+        tracker.forget_stale(stamp)
 
     def diagnostic_values(self) -> dict[str, str]:
         values = super().diagnostic_values()
