@@ -33,7 +33,7 @@ class RosHarness:
     def add(self, node) -> None:
         self.executor.add_node(node)
 
-    def call(self, srv_type, name: str, request, timeout: float = 10.0):
+    def call(self, srv_type, name: str, request, timeout: float = 30.0):
         client = self.node.create_client(srv_type, name)
         try:
             if not client.wait_for_service(timeout_sec=timeout):

@@ -82,7 +82,9 @@ class ModelNode(PerceptionNode):
     def activate_io(self) -> None:
         from sentin_ros.msg import FaceArray
 
-        self._faces_sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=1))
+        # Depth 10, not 1: stale frames are dropped (and counted) by the newest-only worker slot
+        # rather than silently inside DDS, so diagnostics see every drop.
+        self._faces_sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=10))
 
     def deactivate_io(self) -> None:
         if self._faces_sub is not None:
