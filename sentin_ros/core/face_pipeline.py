@@ -71,12 +71,10 @@ class FacePipeline:
         )
         if need_scores:
             dets = self.mesh.detections(rgb)
+            det_boxes = [(d.box[0] * w, d.box[1] * h, d.box[2] * w, d.box[3] * h) for d in dets]
             for tr, box in zip(tracks, boxes):
-                best = max(
-                    (iou(box, (d.box[0] * w, d.box[1] * h, d.box[2] * w, d.box[3] * h)) for d in dets), default=0.0
-                )
-                matched = [d.score for d in dets if iou(box, (d.box[0] * w, d.box[1] * h, d.box[2] * w, d.box[3] * h)) == best]
-                tr.state["score"] = matched[0] if best > 0.1 and matched else 0.0
+                best_iou, best_score = max(((iou(box, db), d.score) for db, d in zip(det_boxes, dets)), default=(0.0, 0.0))
+                tr.state["score"] = best_score if best_iou > 0.1 else 0.0
         self._frames += 1
 
         out = FrameFaces(stamp, w, h, retired_ids=retired)

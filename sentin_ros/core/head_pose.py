@@ -73,7 +73,7 @@ class HeadPoseEstimator:
         self.camera_matrix = camera_matrix
         self.dist_coeffs = dist_coeffs if dist_coeffs is not None else np.zeros(5)
 
-    def estimate(self, points_px: np.ndarray, width: int, height: int, previous: HeadPose | None = None) -> HeadPose | None:
+    def estimate(self, points_px: np.ndarray, width: int, height: int) -> HeadPose | None:
         """points_px: 478×2 (or ×3) landmark pixel coordinates."""
         k = self.camera_matrix if self.camera_matrix is not None else default_camera_matrix(width, height)
         image_points = points_px[list(MODEL_LANDMARKS), :2].astype(np.float64)

@@ -1,6 +1,6 @@
 """Gaze on a screen from the face core's eye/iris features and head pose (ROS-free).
 
-Model: models/gaze_hybrid_int8.tflite (card: models/gaze_hybrid.md), trained on synthetic
+Model: models/gaze_hybrid_int8.tflite (card: models/gaze_hybrid_int8.md), trained on synthetic
 sequences from training/gaze/generator.py. Inputs 1×15×10 (eye features, oldest frame first)
 and 1×3 (head pitch, yaw, roll); output 1×2, a normalized point on screen.REFERENCE_SCREEN,
 which `GazeModel` converts to the configured screen.

@@ -1,6 +1,6 @@
 """Stress (visible facial strain) inference: the TCN model and the per-face window tracker. ROS-free.
 
-The model (models/affective_tcn_int8.tflite, card: models/affective_tcn.md) reads the last 15
+The model (models/affective_tcn_int8.tflite, card: models/affective_tcn_int8.md) reads the last 15
 frames of one face, each frame = the emotion model's 256-d embedding + the 12 geometry metrics
 (`sentin_ros.core.features.GEOMETRY_NAMES` order), and returns a level in [0, 1]: a learned index of
 visible facial strain over ~0.5-1 s. It is NOT a physiological or medical measure and was not

@@ -24,7 +24,6 @@ class InputError(ValueError):
 
 
 class PerceptionNode(LifecycleNode):
-    #: What goes wrong in configure_core that is the user's to fix (bad path, bad value...).
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
         self.declare("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", (0.05, 60.0))
@@ -42,7 +41,7 @@ class PerceptionNode(LifecycleNode):
     # -- parameters -------------------------------------------------------------------------
     def declare(self, name: str, default: Any, description: str, value_range: tuple | None = None, read_only: bool = False):
         desc = ParameterDescriptor(description=description, read_only=read_only)
-        if value_range is not None and isinstance(default, bool) is False:
+        if value_range is not None and not isinstance(default, bool):
             if isinstance(default, int):
                 desc.integer_range = [IntegerRange(from_value=int(value_range[0]), to_value=int(value_range[1]), step=1)]
             elif isinstance(default, float):

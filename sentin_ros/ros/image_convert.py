@@ -34,8 +34,6 @@ def image_to_array(msg) -> tuple[np.ndarray, str]:
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8)
     if buf.size < h * msg.step:
         raise ImageError(f"data has {buf.size} bytes, expected height*step = {h * msg.step}")
-    if msg.is_bigendian and enc not in CHANNELS:  # 8-bit encodings have no byte order
-        raise ImageError("big-endian multi-byte encodings are not supported")
     rows = buf[: h * msg.step].reshape(h, msg.step)[:, : w * ch]
     img = rows.reshape(h, w, ch) if ch > 1 else rows.reshape(h, w)
     if enc == "bgra8":

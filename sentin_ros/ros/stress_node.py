@@ -2,7 +2,7 @@
 
 It runs its own copy of the emotion CNN for the 256-d embedding (about 0.3 ms a face), so its
 output does not depend on the emotion node's lifecycle state or on matching two topics.
-What the level means: models/affective_tcn.md (a learned index of visible facial strain, not a
+What the level means: models/affective_tcn_int8.md (a learned index of visible facial strain, not a
 physiological or medical measure).
 """
 from __future__ import annotations

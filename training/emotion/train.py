@@ -41,7 +41,7 @@ from . import data as D
 from .augment import augment, mix
 from .models import build, n_params
 
-# the configuration of the delivered model (see models/affective_cnn.md)
+# the configuration of the delivered model (see models/affective_cnn_int8.md)
 DEFAULT_TEACHERS = "vgg:0:95,vgg:1:95"
 DEFAULT_STUDENTS = "0:1:0:on:150,0.9:4:0:on:80,0.8:3:1:on:80"
 

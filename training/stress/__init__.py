@@ -1,1 +1,1 @@
-"""Stress model: data generator, training, conversion and checks (see models/affective_tcn.md)."""
+"""Stress model: data generator, training, conversion and checks (see models/affective_tcn_int8.md)."""

@@ -1,4 +1,4 @@
-"""Render models/affective_tcn.md from the measured numbers, so the card never disagrees with them.
+"""Render models/affective_tcn_int8.md from the measured numbers, so the card never disagrees with them.
 
     python training/stress/card.py      # any venv (numpy only)
 
@@ -19,7 +19,7 @@ sys.path.insert(0, ROOT)
 from training.stress import generator as gen  # noqa: E402
 
 METRICS = os.path.join(ROOT, "models", "affective_tcn.metrics.json")
-CARD = os.path.join(ROOT, "models", "affective_tcn.md")
+CARD = os.path.join(ROOT, "models", "affective_tcn_int8.md")
 PARAMS = os.path.join(HERE, "generator_params.json")
 STATS = os.path.join(HERE, "geometry_stats.json")
 CLIPS = os.path.join(HERE, "clip_check.json")
