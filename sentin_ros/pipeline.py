@@ -12,6 +12,7 @@ import numpy as np
 from .core.face_pipeline import FaceObservation, FacePipeline, FacePipelineConfig
 from .inference.emotion import EmotionModel, EmotionResult, interpret
 from .inference.model_paths import default_model_path
+from .runtime import ModelOptions
 
 
 @dataclass
@@ -50,20 +51,21 @@ class PerceptionPipeline:
     def __init__(self, config: PipelineConfig | None = None):
         self.config = c = config or PipelineConfig()
         self.faces = FacePipeline(c.face)
-        self.emotion = EmotionModel(c.emotion_model, c.delegate, c.num_threads) if (c.emotion or c.stress) else None
+        options = ModelOptions(c.delegate, c.num_threads)
+        self.emotion = EmotionModel(c.emotion_model, options) if (c.emotion or c.stress) else None
         self.stress = None
         self.gaze = None
         self._models = [m for m in (self.emotion,) if m is not None]
         if c.stress:
             from .inference.stress import StressModel, StressTracker
 
-            stress_model = StressModel(c.stress_model, c.delegate, c.num_threads)
+            stress_model = StressModel(c.stress_model, options)
             self._models.append(stress_model)
             self.stress = StressTracker(stress_model)
         if c.gaze:
             from .inference.gaze import GazeModel, GazeTracker
 
-            gaze_model = GazeModel(c.gaze_model, c.delegate, c.num_threads)
+            gaze_model = GazeModel(c.gaze_model, options)
             self._models.append(gaze_model)
             self.gaze = GazeTracker(gaze_model)
 

@@ -1,4 +1,4 @@
-"""The LiteRT runtime (sentin_ros/inference/runtime.py) and the emotion node's interpreter lifecycle:
+"""The LiteRT runtime (sentin_ros/runtime/) and the emotion node's interpreter lifecycle:
 bad files, wrong shapes and unloadable delegates fail cleanly; create/close and configure/cleanup
 cycles do not leak file descriptors or memory."""
 import gc
@@ -13,7 +13,7 @@ import pytest
 
 from sentin_ros.inference.emotion import EmotionModel
 from sentin_ros.inference.model_paths import default_model_path
-from sentin_ros.inference.runtime import LiteModel, ModelError
+from sentin_ros.runtime import LiteModel, ModelError, ModelOptions
 
 # SENTIN_TEST_EMOTION_MODEL: run the node tests against a candidate model instead of the committed one.
 EMOTION_MODEL = os.environ.get("SENTIN_TEST_EMOTION_MODEL") or default_model_path("emotion")
@@ -70,7 +70,7 @@ UNLOADABLE = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 @pytest.mark.parametrize("library", ["/nonexistent/libdelegate.so", _libm()])
 def test_unloadable_external_delegate_falls_back_when_allowed(library):
     logged = []
-    model = LiteModel(OTHER_MODEL, delegate=f"external:{library}", delegate_fallback=True, log=logged.append)
+    model = LiteModel(OTHER_MODEL, ModelOptions(f"external:{library}", delegate_fallback=True, log=logged.append))
     try:
         assert model.fell_back and model.delegate == "xnnpack"
         assert library in model.fallback_reason
@@ -87,14 +87,14 @@ def test_unloadable_external_delegate_falls_back_when_allowed(library):
 @pytest.mark.parametrize("library", ["/nonexistent/libdelegate.so", _libm()])
 def test_unloadable_external_delegate_fails_without_fallback(library):
     with pytest.raises(ModelError, match="delegate_fallback is false"):
-        LiteModel(OTHER_MODEL, delegate=f"external:{library}", delegate_fallback=False)
+        LiteModel(OTHER_MODEL, ModelOptions(f"external:{library}", delegate_fallback=False))
 
 
 def test_bad_delegate_spec_is_a_model_error():
     with pytest.raises(ModelError, match="unknown delegate"):
-        LiteModel(OTHER_MODEL, delegate="tpu-please")
+        LiteModel(OTHER_MODEL, ModelOptions("tpu-please"))
     with pytest.raises(ModelError, match="needs a library path"):
-        LiteModel(OTHER_MODEL, delegate="external:")
+        LiteModel(OTHER_MODEL, ModelOptions("external:"))
 
 
 def test_released_interpreter_refuses_to_run():
@@ -115,7 +115,7 @@ def test_create_close_cycles_do_not_leak():
     path = EMOTION_MODEL if os.path.isfile(EMOTION_MODEL) else OTHER_MODEL
 
     def cycle():
-        m = LiteModel(path, num_threads=2)
+        m = LiteModel(path, ModelOptions(num_threads=2))
         m.warm_up(1)
         m.close()
 
@@ -194,12 +194,12 @@ def test_emotion_node_parameter_changes_while_active(ros, astronaut_bgr):
     pub = ros.node.create_publisher(FaceArray, "faces", 10)
     assert ros.transition("emotion_node", "configure") and ros.transition("emotion_node", "activate")
     old = node.models["emotion"]
-    assert old.lite.num_threads == 1
+    assert old.runtime.num_threads == 1
 
     result = node.set_parameters([Parameter("num_threads", value=2)])[0]
     assert result.successful
     new = node.models["emotion"]
-    assert new is not old and new.lite.num_threads == 2  # the interpreter was re-created
+    assert new is not old and new.runtime.num_threads == 2  # the interpreter was re-created
 
     result = node.set_parameters([Parameter("model_path", value="/nonexistent/model.tflite")])[0]
     assert not result.successful and "not found" in result.reason

@@ -19,7 +19,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
 from sentin_ros.inference import stress as st  # noqa: E402
-from sentin_ros.inference.runtime import ModelError  # noqa: E402
+from sentin_ros.runtime import ModelError  # noqa: E402
 from training.stress import contract  # noqa: E402
 from training.stress import generator as gen  # noqa: E402
 
@@ -30,7 +30,7 @@ T = thresholds = contract.THRESHOLDS
 
 @pytest.fixture(scope="module")
 def model():
-    m = st.StressModel(MODEL, num_threads=1)
+    m = st.StressModel(MODEL)
     yield m
     m.close()
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .runtime import LiteModel
+from ..runtime import LiteModel, ModelOptions
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 UNCERTAIN = "uncertain"
@@ -42,29 +42,31 @@ class EmotionResult:
 
 
 class EmotionModel:
-    def __init__(self, path: str, delegate: str = "xnnpack", num_threads: int = 1, delegate_fallback: bool = True, log=None):
-        self.lite = LiteModel(
-            path, delegate, num_threads, delegate_fallback,
-            expected_inputs=[INPUT_SHAPE], expected_outputs=[PROBS_SHAPE, EMBEDDING_SHAPE], log=log,
-        )
-        self._in = self.lite.input_by_shape(INPUT_SHAPE).index
-        self._probs = self.lite.output_by_shape(PROBS_SHAPE).index
-        self._emb = self.lite.output_by_shape(EMBEDDING_SHAPE).index
-        self.lite.warm_up()
+    """models/affective_cnn_int8.tflite on the shared LiteRT runtime (input 1x48x48x1; outputs 1x7, 1x256)."""
+
+    def __init__(self, path: str, options: ModelOptions | None = None):
+        self.runtime = LiteModel(path, options, expected_inputs=[INPUT_SHAPE], expected_outputs=[PROBS_SHAPE, EMBEDDING_SHAPE])
+        self._in = self.runtime.input_by_shape(INPUT_SHAPE).index
+        self._probs = self.runtime.output_by_shape(PROBS_SHAPE).index
+        self._emb = self.runtime.output_by_shape(EMBEDDING_SHAPE).index
+        self.runtime.warm_up()
 
     def infer(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """crop: 48×48 uint8 grayscale -> (probabilities (7,), embedding (256,))."""
         if crop.shape != (48, 48):
             raise ValueError(f"crop must be 48×48, got {crop.shape}")
         x = (crop.astype(np.float32) / 255.0).reshape(INPUT_SHAPE)
-        out = self.lite.run({self._in: x})
+        out = self.runtime.run({self._in: x})
         probs = np.clip(out[self._probs].reshape(7), 0.0, None)
         total = probs.sum()
         probs = probs / total if total > 0 else np.full(7, 1 / 7, np.float32)
         return probs.astype(np.float32), out[self._emb].reshape(256)
 
+    def describe(self) -> str:
+        return self.runtime.describe()
+
     def close(self) -> None:
-        self.lite.close()
+        self.runtime.close()
 
 
 def interpret(probs: np.ndarray, embedding: np.ndarray, min_confidence: float) -> EmotionResult:

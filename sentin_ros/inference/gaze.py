@@ -24,12 +24,11 @@ user's point of view (the camera image's right side).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .runtime import LiteModel, ModelError
+from ..runtime import LiteModel, ModelError, ModelOptions
 from .screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
 
 __all__ = [
@@ -112,31 +111,21 @@ class GazeModel:
     INPUT_SHAPES = ((1, SEQ_LEN, NUM_EYE), (1, 3))
     OUTPUT_SHAPES = ((1, 2),)
 
-    def __init__(
-        self,
-        path: str,
-        delegate: str = "xnnpack",
-        num_threads: int = 1,
-        delegate_fallback: bool = True,
-        log: Callable[[str], None] | None = None,
-        screen: ScreenGeometry | None = None,
-    ):
-        self.model = LiteModel(
-            path, delegate, num_threads, delegate_fallback,
-            expected_inputs=self.INPUT_SHAPES, expected_outputs=self.OUTPUT_SHAPES, log=log,
-        )
+    def __init__(self, path: str, options: ModelOptions | None = None, screen: ScreenGeometry | None = None):
+        self.runtime = LiteModel(path, options, expected_inputs=self.INPUT_SHAPES, expected_outputs=self.OUTPUT_SHAPES)
         self.screen = screen or REFERENCE_SCREEN
-        self._seq = self.model.input_by_shape(self.INPUT_SHAPES[0]).index
-        self._head = self.model.input_by_shape(self.INPUT_SHAPES[1]).index
-        self._out = self.model.output_by_shape(self.OUTPUT_SHAPES[0]).index
+        self._seq = self.runtime.input_by_shape(self.INPUT_SHAPES[0]).index
+        self._head = self.runtime.input_by_shape(self.INPUT_SHAPES[1]).index
+        self._out = self.runtime.output_by_shape(self.OUTPUT_SHAPES[0]).index
+        self.runtime.warm_up()
 
     def describe(self) -> str:
-        return self.model.describe()
+        return self.runtime.describe()
 
     def predict_reference(self, canonical_seq: np.ndarray, pitch_yaw_roll) -> np.ndarray:
         """Raw model output: normalized point on REFERENCE_SCREEN, from canonical features."""
         seq, head = model_inputs(canonical_seq, pitch_yaw_roll)
-        out = self.model.run({self._seq: seq, self._head: head})[self._out]
+        out = self.runtime.run({self._seq: seq, self._head: head})[self._out]
         return out.reshape(2).astype(np.float64)
 
     def predict(
@@ -157,7 +146,7 @@ class GazeModel:
         return float(xy[0]), float(xy[1])
 
     def close(self) -> None:
-        self.model.close()
+        self.runtime.close()
 
 
 class OneEuroFilter:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .runtime import LiteModel, ModelError
+from ..runtime import LiteModel, ModelError, ModelOptions
 
 WINDOW = 15
 EMBED_DIM = 256
@@ -65,39 +65,29 @@ def prepare_window(x: np.ndarray) -> np.ndarray:
 class StressModel:
     """models/affective_tcn_int8.tflite on the shared LiteRT runtime (input 1x15x268, output 1x1)."""
 
-    def __init__(self, path: str, delegate: str = "xnnpack", num_threads: int = 1, delegate_fallback: bool = True,
-                 log: Callable[[str], None] | None = None):
-        self._model = LiteModel(
-            path, delegate=delegate, num_threads=num_threads, delegate_fallback=delegate_fallback,
-            expected_inputs=[(1, WINDOW, FEATURES)], expected_outputs=[(1, 1)], log=log,
-        )
-        self._in = self._model.inputs[0].index
-        self._out = self._model.outputs[0].index
-
-    @property
-    def runtime(self) -> LiteModel:
-        return self._model
+    def __init__(self, path: str, options: ModelOptions | None = None):
+        self.runtime = LiteModel(path, options, expected_inputs=[(1, WINDOW, FEATURES)], expected_outputs=[(1, 1)])
+        self._in = self.runtime.inputs[0].index
+        self._out = self.runtime.outputs[0].index
+        self.runtime.warm_up()
 
     def predict(self, window: np.ndarray) -> float:
         """(15, 268) raw features (oldest first) -> level in [0, 1]."""
         window = np.asarray(window, np.float32)
         if window.shape != (WINDOW, FEATURES):
             raise ValueError(f"window must be ({WINDOW}, {FEATURES}), got {window.shape}")
-        out = self._model.run({self._in: prepare_window(window)[None]})
+        out = self.runtime.run({self._in: prepare_window(window)[None]})
         return float(np.clip(out[self._out].reshape(()), 0.0, 1.0))
 
     def predict_batch(self, windows: np.ndarray) -> np.ndarray:
         """(N, 15, 268) -> (N,) levels (one invoke per window; for evaluation)."""
         return np.array([self.predict(w) for w in np.asarray(windows, np.float32)], np.float32)
 
-    def warm_up(self, runs: int = 2) -> None:
-        self._model.warm_up(runs)
-
     def describe(self) -> str:
-        return self._model.describe()
+        return self.runtime.describe()
 
     def close(self) -> None:
-        self._model.close()
+        self.runtime.close()
 
 
 @dataclass

@@ -22,8 +22,7 @@ class EmotionNode(ModelNode):
         self._smoother: ProbabilitySmoother | None = None
 
     def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
-        log = self.get_logger().warning
-        return {"emotion": EmotionModel(params["model_path"], params["delegate"], params["num_threads"], params["delegate_fallback"], log)}
+        return {"emotion": EmotionModel(params["model_path"], self.model_options(params))}
 
     def configure_core(self) -> None:
         from sentin_ros.msg import Emotion

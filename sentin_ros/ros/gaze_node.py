@@ -47,8 +47,7 @@ class GazeNode(ModelNode):
         )
 
     def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
-        model = GazeModel(params["model_path"], params["delegate"], params["num_threads"], params["delegate_fallback"],
-                          self.get_logger().warning, screen=self.screen())
+        model = GazeModel(params["model_path"], self.model_options(params), screen=self.screen())
         if self.tracker is not None:  # hot swap: keep the histories, use the new interpreter
             self.tracker.model = model
         return {"gaze": model}

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 
-from ..inference.runtime import LiteModel, ModelError
+from ..runtime import ModelError, ModelOptions
 from .base_node import PerceptionNode
 from .qos import output_qos
 
@@ -52,19 +52,15 @@ class ModelNode(PerceptionNode):
         values.update(overrides or {})
         return values
 
-    @staticmethod
-    def lite(model):
-        """The LiteModel inside a model wrapper (emotion: .lite, stress: .runtime, gaze: .model)."""
-        for attr in ("lite", "runtime", "model"):
-            inner = getattr(model, attr, None)
-            if isinstance(inner, LiteModel):
-                return inner
-        raise TypeError(f"{type(model).__name__} exposes no LiteModel")
+    def model_options(self, params: dict[str, Any]) -> ModelOptions:
+        """The one options object every model wrapper takes, from a parameter view."""
+        return ModelOptions(str(params["delegate"]), int(params["num_threads"]), bool(params["delegate_fallback"]),
+                            self.get_logger().warning)
 
     def configure_models(self) -> None:
         self.models = self.build_models(self.model_params())
         for name, model in self.models.items():
-            self.get_logger().info(f"{name}: {self.lite(model).describe()}")
+            self.get_logger().info(f"{name}: {model.describe()}")
 
     def open_output(self, msg_type, topic: str) -> None:
         self._pub = self.create_lifecycle_publisher(msg_type, topic, output_qos())
@@ -118,13 +114,13 @@ class ModelNode(PerceptionNode):
             old, self.models = self.models, new
         for model in (old or {}).values():
             model.close()
-        self.get_logger().info("models re-created: " + ", ".join(f"{k}: {self.lite(m).describe()}" for k, m in new.items()))
+        self.get_logger().info("models re-created: " + ", ".join(f"{k}: {m.describe()}" for k, m in new.items()))
         return SetParametersResult(successful=True)
 
     def diagnostic_values(self) -> dict[str, str]:
         values = {}
         for name, wrapper in (self.models or {}).items():
-            model = self.lite(wrapper)
+            model = wrapper.runtime
             values[f"{name}_model"] = model.path
             values[f"{name}_delegate"] = model.delegate
             values[f"{name}_backend"] = model.backend

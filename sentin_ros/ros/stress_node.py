@@ -29,10 +29,10 @@ class StressNode(ModelNode):
         self.tracker: StressTracker | None = None
 
     def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
-        log = self.get_logger().warning
-        emotion = EmotionModel(params["emotion_model_path"], params["delegate"], params["num_threads"], params["delegate_fallback"], log)
+        options = self.model_options(params)
+        emotion = EmotionModel(params["emotion_model_path"], options)
         try:
-            stress = StressModel(params["model_path"], params["delegate"], params["num_threads"], params["delegate_fallback"], log)
+            stress = StressModel(params["model_path"], options)
         except Exception:
             emotion.close()  # never leave half of the pair built
             raise
@@ -84,7 +84,7 @@ class StressNode(ModelNode):
 
     def diagnostic_values(self) -> dict[str, str]:
         values = super().diagnostic_values()
-        values["faces_tracked"] = str(len(self.tracker.face_ids) if self.tracker is not None and hasattr(self.tracker, "face_ids") else 0)
+        values["faces_tracked"] = str(len(self.tracker.face_ids) if self.tracker is not None else 0)
         return values
 
 

@@ -208,7 +208,7 @@ def cmd_info(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..inference.runtime import ModelError
+    from ..runtime import ModelError
     from .evaluate import EvalError
 
     try:

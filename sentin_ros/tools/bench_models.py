@@ -53,9 +53,9 @@ class FerPeer:
     model file and OpenCV's Haar cascade (fer's default detector), without TensorFlow."""
 
     def __init__(self, model_path: str):
-        from ..inference.runtime import LiteModel
+        from ..runtime import LiteModel
 
-        self.model = LiteModel(model_path, num_threads=1)
+        self.model = LiteModel(model_path)
         self.inp = self.model.inputs[0]
         self.out = self.model.outputs[0]
         cascade = FER_CACHE / "fer" / "data" / "haarcascade_frontalface_default.xml"
@@ -96,7 +96,7 @@ class FerPeer:
 
 def bench_models(crops: np.ndarray, n: int, fer_path: str | None, fer_note: str) -> dict:
     from ..inference.emotion import EmotionModel
-    from ..inference.runtime import LiteModel
+    from ..runtime import LiteModel, ModelOptions
 
     out: dict[str, dict] = {}
 
@@ -115,14 +115,14 @@ def bench_models(crops: np.ndarray, n: int, fer_path: str | None, fer_note: str)
     emotion = default_model_path("emotion")
     if os.path.isfile(emotion):
         for threads in (1, 2):
-            m = EmotionModel(emotion, num_threads=threads)
-            per_face(f"emotion INT8, {threads} thread(s)", m.infer, m.close, m.lite.describe())
+            m = EmotionModel(emotion, ModelOptions(num_threads=threads))
+            per_face(f"emotion INT8, {threads} thread(s)", m.infer, m.close, m.describe())
     else:
         out["emotion INT8"] = {"skipped": f"{os.path.relpath(emotion, ROOT)} is absent"}
     fp32 = find_fp32()
     if fp32:
         try:
-            m = EmotionModel(fp32, num_threads=1)
+            m = EmotionModel(fp32)
             per_face("emotion FP32, 1 thread", m.infer, m.close, os.path.relpath(fp32, ROOT))
         except Exception as exc:  # a reference model with other outputs: say so
             out["emotion FP32"] = {"skipped": f"{fp32}: {exc}"}
@@ -133,7 +133,7 @@ def bench_models(crops: np.ndarray, n: int, fer_path: str | None, fer_note: str)
         if not os.path.isfile(path):
             out[f"{kind} model"] = {"skipped": f"{os.path.relpath(path, ROOT)} is absent"}
             continue
-        m = LiteModel(path, num_threads=1)
+        m = LiteModel(path)
         feeds = {t.index: np.random.default_rng(0).standard_normal(t.shape).astype(np.float32) * 0.1 for t in m.inputs}
         per_face(f"{kind} model, 1 thread (one window)", lambda _c, m=m, f=feeds: m.run(f), m.close, m.describe())
     if fer_path:

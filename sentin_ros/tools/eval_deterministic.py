@@ -43,8 +43,8 @@ def build_pipeline(want=STAGES, num_threads: int = 1, max_faces: int = 4, model_
     """PerceptionPipeline with every stage that can run; (pipeline, {stage: reason skipped})."""
     from ..core.face_mesh import FaceMeshConfig
     from ..core.face_pipeline import FacePipelineConfig
-    from ..inference.runtime import ModelError
     from ..pipeline import PerceptionPipeline, PipelineConfig
+    from ..runtime import ModelError
 
     ok, skipped = stage_availability(want, model_paths)
     for _ in range(len(STAGES) + 1):

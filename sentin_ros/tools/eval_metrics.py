@@ -109,10 +109,11 @@ def raw_crop_reference(npz: str, rows: list[int], model_path: str | None = None,
     """The emotion model alone on the original 48×48 crops of the given FER2013 rows."""
     from ..inference.emotion import EmotionModel
     from ..inference.model_paths import default_model_path
+    from ..runtime import ModelOptions
 
     data = np.load(npz, allow_pickle=False)
     pixels, labels = data["pixels"], data["label"].astype(int)
-    model = EmotionModel(model_path or default_model_path("emotion"), num_threads=num_threads)
+    model = EmotionModel(model_path or default_model_path("emotion"), ModelOptions(num_threads=num_threads))
     try:
         preds = {int(r): int(np.argmax(model.infer(pixels[r])[0])) for r in rows}
     finally:

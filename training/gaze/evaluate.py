@@ -30,6 +30,7 @@ import numpy as np
 from sentin_ros.inference.calibration import DEFAULT_POINTS, GazeCalibration
 from sentin_ros.inference.gaze import GazeModel, canonical_eye_features
 from sentin_ros.inference.screen import REFERENCE_SCREEN, angle_deg, convert
+from sentin_ros.runtime import ModelOptions
 
 from . import generator as G
 
@@ -112,7 +113,7 @@ RIDGES = (1e-3, 0.03, 0.3, 1e6)  # 1e6 = offset only
 
 
 def evaluate(model_path: str, subjects, num_threads: int = 1, ridges=RIDGES, clean=None) -> dict:
-    model = GazeModel(model_path, num_threads=num_threads)
+    model = GazeModel(model_path, ModelOptions(num_threads=num_threads))
     sets = ("full", "near", "fix")
     acc = {f"{k}_uncal": {"angle": [], "screen": []} for k in sets}
     for r in ridges:

@@ -23,8 +23,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, ROOT)
 
 from sentin_ros.core.face_pipeline import FacePipeline  # noqa: E402
-from sentin_ros.inference.runtime import LiteModel  # noqa: E402
 from sentin_ros.inference.stress import StressModel, StressTracker  # noqa: E402
+from sentin_ros.runtime import LiteModel  # noqa: E402
 
 CLIPS = ("single_face_640x360.mp4", "pexels_wolfgang_langer_640x360.mp4", "face_then_noface_960x540.mov")
 

@@ -47,9 +47,9 @@ def sha256(path: str) -> str:
 
 def extract_embeddings(model_path: str, pixels: np.ndarray, log=print) -> tuple[np.ndarray, np.ndarray]:
     """(N, 48, 48) uint8 faces -> (N, 256) float32 embeddings, (N, 7) float32 probabilities."""
-    from sentin_ros.inference.runtime import LiteModel
+    from sentin_ros.runtime import LiteModel
 
-    m = LiteModel(model_path, num_threads=1, expected_inputs=[(1, 48, 48, 1)], expected_outputs=[(1, 7), (1, 256)])
+    m = LiteModel(model_path, expected_inputs=[(1, 48, 48, 1)], expected_outputs=[(1, 7), (1, 256)])
     inp = m.inputs[0].index
     o_p, o_e = m.output_by_shape((1, 7)).index, m.output_by_shape((1, 256)).index
     emb = np.zeros((len(pixels), 256), np.float32)

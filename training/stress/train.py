@@ -188,8 +188,8 @@ def convert_int8(model, rep: np.ndarray, path: str) -> int:
 
 # ------------------------------------------------------------------------------------- evaluate
 def latency(model_path: str, windows: np.ndarray, runs: int = 2000) -> dict:
-    m = rt.StressModel(model_path, num_threads=1)
-    m.warm_up(10)
+    m = rt.StressModel(model_path)
+    m.runtime.warm_up(10)
     t_full, t_inv = [], []
     interp = m.runtime._interpreter
     for i in range(runs):
@@ -312,7 +312,7 @@ def main() -> None:
     if size > MAX_BYTES:
         raise SystemExit(f"model is {size} bytes > {MAX_BYTES}")
 
-    int8 = rt.StressModel(args.out, num_threads=1)
+    int8 = rt.StressModel(args.out)
     q_in, q_out = int8.runtime.inputs[0], int8.runtime.outputs[0]
     log(f"int8 input scale {q_in.scale:.5f} zero point {q_in.zero_point}; output scale {q_out.scale:.5f} zero point {q_out.zero_point}")
     y_q = int8.predict_batch(xte)

@@ -1,0 +1,39 @@
+"""Tensor descriptions and the float <-> integer (de)quantization of LiteRT tensors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    index: int
+    shape: tuple[int, ...]
+    dtype: type
+    scale: float
+    zero_point: int
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale > 0 and self.dtype in (np.int8, np.uint8, np.int16)
+
+    @classmethod
+    def from_detail(cls, detail: dict) -> TensorInfo:
+        """From one entry of Interpreter.get_input_details() / get_output_details()."""
+        scale, zero_point = detail.get("quantization", (0.0, 0))
+        return cls(detail["name"], detail["index"], tuple(int(v) for v in detail["shape"]), detail["dtype"], float(scale), int(zero_point))
+
+
+def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:
+    if not info.quantized:
+        return x.astype(info.dtype, copy=False)
+    lo, hi = np.iinfo(info.dtype).min, np.iinfo(info.dtype).max
+    return np.clip(np.round(x / info.scale) + info.zero_point, lo, hi).astype(info.dtype)
+
+
+def dequantize(q: np.ndarray, info: TensorInfo) -> np.ndarray:
+    if not info.quantized:
+        return q.astype(np.float32, copy=True)
+    return (q.astype(np.float32) - info.zero_point) * np.float32(info.scale)
