@@ -8,7 +8,7 @@ Every node reads the one parameter file (`params_file`, default share/sentin_ros
 the launch arguments override a few of its values. Lifecycle: every node is configured at
 start and activated as soon as it reaches inactive (launch_ros lifecycle events); the source
 node, if any, is configured only once the face node is active, so no frame goes unheard. A node
-whose module or model file is missing is left out with the reason logged, as in the
+whose model file is missing is left out with the reason logged, as in the
 one-process composition (`sentin-ros run`), which takes the same YAML.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
-PIPELINE = ("face", "emotion", "stress", "gaze")
 EXECUTABLES = {"source": "source_node", "face": "face_node", "emotion": "emotion_node", "stress": "stress_node",
                "gaze": "gaze_node", "debug_view": "debug_view_node"}
 
@@ -51,41 +50,31 @@ def _change_state(node: LifecycleNode, transition: int) -> EmitEvent:
 
 
 def _setup(context, *args, **kwargs):
-    from sentin_ros.composition import SPECS, precheck
-    from sentin_ros.ros import param_file
+    from sentin_ros.ros.graph import BY_KEY, MODELS, GraphConfig, precheck
 
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     namespace = arg["namespace"].strip("/")
     params_file = arg["params_file"]
-    compressed = _truthy(arg["compressed"])
     wanted = ["face", *[m.strip() for m in arg["models"].split(",") if m.strip() and m.strip() != "face"]]
-    unknown = [m for m in wanted if m not in PIPELINE]
+    unknown = [m for m in wanted if m not in MODELS]
     if unknown:
-        raise RuntimeError(f"models: unknown {unknown}; choose from {', '.join(PIPELINE)}")
-    keys = (["source"] if arg["video"] else []) + [k for k in PIPELINE if k in wanted]
-    if _truthy(arg["debug_image"]):
+        raise RuntimeError(f"models: unknown {unknown}; choose from {', '.join(MODELS)}")
+    # The graph builder the one-process composition uses: YAML, then these arguments.
+    graph = GraphConfig(
+        params_file=params_file, namespace=namespace, models=tuple(wanted), source=arg["video"] or None,
+        image_topic=arg["image_topic"], compressed=_truthy(arg["compressed"]), delegate=arg["delegate"] or None,
+        num_threads=int(arg["num_threads"]) if arg["num_threads"] else None, debug_image=_truthy(arg["debug_image"]),
+    )
+    sections = graph.sections()
+    keys = (["source"] if arg["video"] else []) + [k for k in MODELS if k in wanted]
+    if graph.debug_image:
         keys.append("debug_view")
-    sections = param_file.load(params_file)
-    specs = {s.key: s for s in SPECS}
 
     actions, nodes = [], {}
     for key in keys:
-        spec = specs[key]
-        overrides: dict = {}
-        if key in ("source", "face", "debug_view"):
-            overrides["image_topic"] = arg["image_topic"]
-            overrides["image_transport"] = "compressed" if compressed else "raw"
-        if key == "source":
-            overrides["source"] = arg["video"]
-        if key == "debug_view":
-            overrides["debug_image"] = True
-        if key in ("emotion", "stress", "gaze"):
-            if arg["delegate"]:
-                overrides["delegate"] = arg["delegate"]
-            if arg["num_threads"]:
-                overrides["num_threads"] = int(arg["num_threads"])
-        values = {**param_file.params_for(sections, spec.node_name, namespace), **overrides}
-        reason = precheck(spec, values)
+        spec = BY_KEY[key]
+        overrides = graph.overrides_for(spec)
+        reason = precheck(spec, graph.parameters(sections, spec))
         if reason is not None:
             actions.append(LogInfo(msg=f"[sentin_ros] not starting {spec.node_name}: {reason}"))
             if key == "face":
@@ -98,7 +87,7 @@ def _setup(context, *args, **kwargs):
         )
 
     for key, node in nodes.items():
-        name = f"/{namespace}/{specs[key].node_name}" if namespace else f"/{specs[key].node_name}"
+        name = f"/{namespace}/{BY_KEY[key].node_name}" if namespace else f"/{BY_KEY[key].node_name}"
         actions.append(node)
         # Activate once inactive (configure succeeded); a failed configure leaves the node unconfigured, logged.
         actions.append(RegisterEventHandler(OnStateTransition(

@@ -20,9 +20,9 @@ import signal
 import sys
 import time
 
-from .composition import MODELS
+from .ros.graph import MODELS, default_params_file
 
-#: Subcommands another module provides, imported only when used.
+#: Subcommands the tools provide, imported only when used.
 HOOKS = {"bag": "sentin_ros.tools.bag_cli", "bench": "sentin_ros.tools.bench"}
 
 
@@ -35,8 +35,6 @@ def _models(text: str) -> tuple[str, ...]:
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
-    from .composition import default_params_file
-
     p.add_argument("--params", default=default_params_file(), help="ROS 2 parameter YAML (default: %(default)s)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--video", metavar="PATH", help="publish this video file or image folder with the source node")
@@ -85,14 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_hook(name: str, rest: list[str]) -> int:
-    module_name = HOOKS[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            print(f"sentin-ros {name}: {module_name} is not installed in this checkout yet", file=sys.stderr)
-            return 2
-        raise
+    module = importlib.import_module(HOOKS[name])
     sys.argv = [f"sentin-ros {name}", *rest]
     result = module.main()
     return int(result or 0)
@@ -108,16 +99,6 @@ def _install_sigterm() -> None:
         pass
 
 
-def config_from_args(args, **extra):
-    from .composition import CompositionConfig
-
-    source = args.video if args.video is not None else args.camera
-    return CompositionConfig(
-        params_file=args.params or None, namespace=args.namespace, models=tuple(args.models), source=source,
-        image_topic=args.image_topic, compressed=args.compressed, delegate=args.delegate, num_threads=args.threads, **extra,
-    )
-
-
 def _status_line(diag: dict[str, dict[str, str]]) -> str:
     parts = []
     for key, v in diag.items():
@@ -128,14 +109,14 @@ def _status_line(diag: dict[str, dict[str, str]]) -> str:
 
 
 def cmd_run(args, ros_args: list[str]) -> int:
-    from .composition import Composition, CompositionError
+    from .ros.composition import Composition, CompositionConfig, CompositionError
 
     overrides: dict[str, dict] = {"source": {}}
     if args.loop:
         overrides["source"]["loop"] = True
     if args.rate is not None:
         overrides["source"]["rate"] = float(args.rate)
-    config = config_from_args(args, debug_image=args.debug_image, lockstep=args.lockstep, overrides=overrides, ros_args=ros_args)
+    config = CompositionConfig.from_args(args, debug_image=args.debug_image, lockstep=args.lockstep, overrides=overrides, ros_args=ros_args)
     try:
         comp = Composition(config)
     except Exception as exc:  # bad YAML, bad --models: say why

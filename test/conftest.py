@@ -29,7 +29,7 @@ needs_media = pytest.mark.skipif(
 def astronaut_bgr():
     import cv2
 
-    from sentin_ros.tools.synthetic_clip import astronaut_rgb
+    from sentin_ros.media.synthetic import astronaut_rgb
 
     return cv2.cvtColor(astronaut_rgb(), cv2.COLOR_RGB2BGR)
 

@@ -33,7 +33,7 @@ def synthetic_bag(tmp_path_factory):
 
 def tiny_fer_npz(path, n=3):
     """A FER2013-shaped .npz whose faces are the astronaut's face (48×48), so no ../shared is needed."""
-    from sentin_ros.tools.synthetic_clip import astronaut_rgb
+    from sentin_ros.media.synthetic import astronaut_rgb
 
     gray = cv2.cvtColor(astronaut_rgb(), cv2.COLOR_RGB2GRAY)
     face = cv2.resize(gray[40:220, 135:315], (48, 48), interpolation=cv2.INTER_AREA)
@@ -59,7 +59,7 @@ def test_make_synthetic_bag_is_a_real_rosbag2(synthetic_bag):
     stamps = [f.stamp_ns for f in frames]
     assert stamps[0] == int(bags.DEFAULT_START_S * 1e9) and np.allclose(np.diff(stamps), 1e8)
     assert all(f.stamp_ns == f.bag_ns for f in frames)  # header stamp == bag time
-    from sentin_ros.tools.synthetic_clip import synthetic_clip
+    from sentin_ros.media.synthetic import synthetic_clip
 
     first = next(synthetic_clip(4, (640, 480)))
     assert np.array_equal(frames[0].image, first.bgr)
@@ -96,7 +96,7 @@ def test_labelled_set_labels_share_the_image_stamp(tmp_path):
 
 
 def test_video_and_image_folder_sources(tmp_path):
-    from sentin_ros.tools.synthetic_clip import write_clip
+    from sentin_ros.media.synthetic import write_clip
 
     video = write_clip(str(tmp_path / "clip.mp4"), n_frames=3, size=(320, 240), fps=12.0)
     assert make(tmp_path / "v", "--video", video) == 0

@@ -20,11 +20,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from sentin_ros.composition import Composition, CompositionConfig
+from sentin_ros.media.synthetic import write_clip
 from sentin_ros.msg import Emotion, FaceArray, Gaze, Stress
+from sentin_ros.ros.composition import Composition, CompositionConfig
 from sentin_ros.ros.image_convert import array_to_image
 from sentin_ros.ros.qos import output_qos
-from sentin_ros.tools.synthetic_clip import write_clip
 from test.ros_harness import RosHarness
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,7 +38,7 @@ def test_bag_and_bench_hooks_say_when_their_module_is_missing():
 
 
 def test_run_stops_cleanly_at_the_end_of_a_video(tmp_path):
-    from sentin_ros.tools.synthetic_clip import write_clip
+    from sentin_ros.media.synthetic import write_clip
 
     clip = write_clip(str(tmp_path / "clip.mp4"), n_frames=10, leave=False)
     proc = subprocess.run(

@@ -8,7 +8,7 @@ from sentin_ros.core.face_pipeline import FacePipelineConfig
 from sentin_ros.core.features import EYE_NAMES, GEOMETRY_NAMES
 from sentin_ros.core.head_pose import MODEL_LANDMARKS, MODEL_POINTS_MM, HeadPoseEstimator, default_camera_matrix, rotation_from_angles
 from sentin_ros.core.tracking import FaceTracker
-from sentin_ros.tools.synthetic_clip import astronaut_rgb, place_face, synthetic_clip
+from sentin_ros.media.synthetic import astronaut_rgb, place_face, synthetic_clip
 
 
 def test_astronaut_478_landmarks_crop_and_features(astronaut_bgr, face_pipeline_factory):

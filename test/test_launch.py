@@ -75,10 +75,10 @@ class TestPipelineComesUp(unittest.TestCase):
         from sensor_msgs.msg import Image
         from std_msgs.msg import Header
 
+        from sentin_ros.media.synthetic import astronaut_rgb, place_face
         from sentin_ros.msg import Emotion, Gaze, Stress
         from sentin_ros.ros.image_convert import array_to_image
         from sentin_ros.ros.qos import output_qos
-        from sentin_ros.tools.synthetic_clip import astronaut_rgb, place_face
 
         for name in NODES:
             self.assertTrue(self._spin_until(lambda n=name: self._state(n) == "active", 60.0), f"{name} did not reach active")

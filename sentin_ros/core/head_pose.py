@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..media.camera import default_camera_matrix
+
 MODEL_LANDMARKS = (1, 4, 6, 168, 10, 152, 33, 133, 263, 362, 61, 291, 0, 17, 98, 327, 105, 334)
 MODEL_POINTS_MM = np.array(
     [
@@ -37,12 +39,6 @@ class HeadPose:
     roll: float
     translation_m: tuple[float, float, float]  # nose tip in the camera optical frame, metres
     rotation: np.ndarray  # 3x3, head frame -> optical frame (identity = facing the camera)
-
-
-def default_camera_matrix(width: int, height: int) -> np.ndarray:
-    """Pinhole guess when no CameraInfo is given: focal length = image width (~53° HFOV)."""
-    f = float(width)
-    return np.array([[f, 0, width / 2.0], [0, f, height / 2.0], [0, 0, 1]], dtype=np.float64)
 
 
 def angles_from_rotation(r_rel: np.ndarray) -> tuple[float, float, float]:

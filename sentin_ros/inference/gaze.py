@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..media.camera import default_camera_matrix
 from ..runtime import LiteModel, ModelError, ModelOptions
 from .screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
 
@@ -53,12 +54,8 @@ def canonical_eye_features(eye: np.ndarray, width: int, height: int, camera_matr
     8, 9: eye mid-point x/z and y/z in the optical frame (instead of [-1, 1] image coordinates).
     """
     eye = np.array(eye, dtype=np.float64, copy=True).reshape(-1, NUM_EYE)
-    if camera_matrix is None:
-        fx = fy = float(width)
-        cx, cy = width / 2.0, height / 2.0
-    else:
-        k = np.asarray(camera_matrix, dtype=np.float64)
-        fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    k = default_camera_matrix(width, height) if camera_matrix is None else np.asarray(camera_matrix, dtype=np.float64)
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
     u = (eye[:, 8] + 1) * width / 2.0
     v = (eye[:, 9] + 1) * height / 2.0
     eye[:, 7] = eye[:, 7] * width / fx

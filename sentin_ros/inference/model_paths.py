@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..runtime.paths import share_path
+
 MODELS = {
     "emotion": "affective_cnn_int8.tflite",
     "stress": "affective_tcn_int8.tflite",
@@ -11,15 +13,7 @@ MODELS = {
 
 
 def models_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[2] / "models"
-    if checkout.is_dir():
-        return checkout
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("sentin_ros")) / "models"
-    except Exception:  # not in a ROS install either: report the checkout path in the error
-        return checkout
+    return share_path("models")
 
 
 def default_model_path(kind: str) -> str:

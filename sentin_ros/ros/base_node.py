@@ -26,6 +26,8 @@ class InputError(ValueError):
 class PerceptionNode(LifecycleNode):
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
+        #: name -> descriptor of every parameter this node declares (docs, checks), in declaration order
+        self.parameter_descriptions: dict[str, ParameterDescriptor] = {}
         self.declare("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", (0.05, 60.0))
         self.declare("warn_processing_ms", 50.0, "Median processing time above which diagnostics say WARN (ms).", (0.0, 1e5))
         self.declare("error_processing_ms", 200.0, "Median processing time above which diagnostics say ERROR (ms).", (0.0, 1e5))
@@ -46,10 +48,27 @@ class PerceptionNode(LifecycleNode):
                 desc.integer_range = [IntegerRange(from_value=int(value_range[0]), to_value=int(value_range[1]), step=1)]
             elif isinstance(default, float):
                 desc.floating_point_range = [FloatingPointRange(from_value=float(value_range[0]), to_value=float(value_range[1]), step=0.0)]
+        self.parameter_descriptions[name] = desc
         return self.declare_parameter(name, default, desc)
 
     def param(self, name: str) -> Any:
         return self.get_parameter(name).value
+
+    # -- public state -------------------------------------------------------------------------
+    @property
+    def is_active(self) -> bool:
+        """True between a successful activate and the next deactivate/shutdown/error."""
+        return self._active
+
+    @property
+    def lifecycle_state(self) -> str:
+        """The current lifecycle state's label: unconfigured, inactive, active, finalized, ..."""
+        return self._state_machine.current_state[1]
+
+    def idle(self) -> bool:
+        """No input queued or being processed by the worker."""
+        slot = self._slot
+        return slot is None or slot.idle()
 
     # -- to be provided by the nodes ------------------------------------------------------------
     def configure_core(self) -> None:
@@ -182,7 +201,7 @@ class PerceptionNode(LifecycleNode):
         """True once no input is queued or being processed (tests, bag tools)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._slot is None or self._slot.idle():
+            if self.idle():
                 return True
             time.sleep(0.005)
         return False

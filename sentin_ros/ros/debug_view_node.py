@@ -15,7 +15,7 @@ import cv2
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from ..tools.overlay import draw_overlay
+from ..media.overlay import draw_overlay
 from .base_node import InputError, PerceptionNode
 from .image_convert import ImageError, array_to_image, compressed_to_array, image_to_array
 from .qos import image_qos, output_qos

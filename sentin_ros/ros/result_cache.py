@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..tools.overlay import FaceOverlay
+from ..media.overlay import FaceOverlay
 
 StampKey = tuple[int, int]
 

@@ -17,7 +17,8 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Bool, Header
 
-from ..tools.frame_source import FOLDER_RATE, FrameSource, SourceError, default_camera_matrix, open_source
+from ..media.camera import default_camera_matrix
+from ..media.sources import FOLDER_RATE, FrameSource, SourceError, open_source
 from .base_node import PerceptionNode
 from .image_convert import array_to_compressed, array_to_image
 from .qos import image_qos

@@ -91,19 +91,13 @@ def cmd_make(a) -> int:
 
     rate = a.rate
     total = 0
-    if a.video:
-        frames, fps = bags.video_source(a.video, a.max_frames, a.resize)
-        rate = rate or fps or 15.0
-        total = a.max_frames
-        if not total:
-            import cv2
+    if a.video or a.images:
+        from ..media.sources import open_source, read_frames
 
-            cap = cv2.VideoCapture(a.video)
-            total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            cap.release()
-    elif a.images:
-        frames = bags.folder_source(a.images, a.max_frames, a.resize)
-        rate = rate or 15.0
+        source = open_source(a.video or a.images)
+        rate = rate or source.info.fps or 15.0
+        total = a.max_frames or source.info.frames
+        frames = (bags.SourceFrame(img) for img in read_frames(source, a.max_frames, a.resize))
     elif a.npz:
         frames = bags.fer_source(a.npz, a.split, a.limit, a.offset, a.face_size, a.canvas, a.gap_frames)
         if a.max_frames:
@@ -208,12 +202,13 @@ def cmd_info(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ..media.sources import SourceError
     from ..runtime import ModelError
     from .evaluate import EvalError
 
     try:
         code = {"make": cmd_make, "eval": cmd_eval, "info": cmd_info}[args.command](args)
-    except (BagError, EvalError, ModelError, OSError) as exc:
+    except (BagError, EvalError, ModelError, SourceError, OSError) as exc:
         print(f"sentin-ros bag {args.command}: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_ERROR) from None
     except KeyboardInterrupt:

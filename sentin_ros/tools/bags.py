@@ -31,6 +31,8 @@ import cv2
 import numpy as np
 
 from ..inference.emotion import CLASSES
+from ..media.camera import default_camera_matrix
+from ..runtime.paths import share_path
 
 IMAGE_TOPIC = "/camera/image_raw"
 INFO_TOPIC = "/camera/camera_info"
@@ -49,16 +51,8 @@ class BagError(RuntimeError):
 # -- type store -----------------------------------------------------------------------------
 def msg_dir() -> Path | None:
     """The sentin_ros .msg files: msg/ in a checkout, share/sentin_ros/msg in an install."""
-    checkout = Path(__file__).resolve().parents[2] / "msg"
-    if checkout.is_dir():
-        return checkout
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        share = Path(get_package_share_directory("sentin_ros")) / "msg"
-        return share if share.is_dir() else None
-    except Exception:  # not in a ROS install either
-        return None
+    path = share_path("msg")
+    return path if path.is_dir() else None
 
 
 @lru_cache(maxsize=1)
@@ -165,9 +159,9 @@ def image_msg(store, img: np.ndarray, ns: int, frame_id: str):
 
 def camera_info_msg(store, width: int, height: int, ns: int, frame_id: str):
     t = store.types
-    f = float(width)
-    k = np.array([f, 0, width / 2, 0, f, height / 2, 0, 0, 1], np.float64)
-    p = np.array([f, 0, width / 2, 0, 0, f, height / 2, 0, 0, 0, 1, 0], np.float64)
+    km = default_camera_matrix(width, height)
+    k = km.reshape(-1)
+    p = np.hstack([km, np.zeros((3, 1))]).reshape(-1)
     roi = t["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
     return t["sensor_msgs/msg/CameraInfo"](
         header=header(store, ns, frame_id), height=height, width=width, distortion_model="plumb_bob",
@@ -233,60 +227,7 @@ def write_frames(
     }
 
 
-# -- sources --------------------------------------------------------------------------------
-def video_source(path: str, max_frames: int = 0, resize: tuple[int, int] | None = None) -> tuple[Iterator[SourceFrame], float]:
-    """(frames, the video's fps or 0 when unknown)."""
-    if not Path(path).is_file():
-        raise BagError(f"video not found: {path}")
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise BagError(f"cannot open video {path} (OpenCV could not decode it)")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-
-    def gen():
-        try:
-            n = 0
-            while not max_frames or n < max_frames:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                yield SourceFrame(cv2.resize(frame, resize) if resize else frame)
-                n += 1
-        finally:
-            cap.release()
-
-    return gen(), fps
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def folder_source(path: str, max_frames: int = 0, resize: tuple[int, int] | None = None) -> Iterator[SourceFrame]:
-    """Images of a folder in name order; every image is resized to the first one's size (or `resize`)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise BagError(f"image folder not found: {path}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise BagError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
-    if max_frames:
-        files = files[:max_frames]
-
-    def gen():
-        size = resize
-        for f in files:
-            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if img is None:
-                raise BagError(f"cannot read image {f}")
-            if size is None:
-                size = (img.shape[1], img.shape[0])
-            if (img.shape[1], img.shape[0]) != size:
-                img = cv2.resize(img, size)
-            yield SourceFrame(img)
-
-    return gen()
-
-
+# -- sources (video files, image folders and cameras: sentin_ros.media.sources) -------------
 def fer_face_frame(face48: np.ndarray, face_size: int = 192, canvas: int = 384, background: int = 128) -> np.ndarray:
     """A 48×48 face upscaled (bicubic) to face_size and centred on a grey canvas (mono8)."""
     big = cv2.resize(face48, (face_size, face_size), interpolation=cv2.INTER_CUBIC)
@@ -337,7 +278,7 @@ def fer_source(
 
 
 def synthetic_source(n_frames: int = 30, size: tuple[int, int] = (640, 480), leave: bool = True) -> Iterator[SourceFrame]:
-    from .synthetic_clip import synthetic_clip
+    from ..media.synthetic import synthetic_clip
 
     for frame in synthetic_clip(n_frames, size, leave):
         yield SourceFrame(frame.bgr)

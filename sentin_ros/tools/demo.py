@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 from rclpy.node import Node
 
+from ..media.overlay import contact_sheet, draw_overlay
 from ..ros.image_convert import image_to_array
 from ..ros.qos import image_qos, output_qos
 from ..ros.result_cache import FrameEntry, ResultCache
-from .overlay import contact_sheet, draw_overlay
 
 GENERATED_FRAMES = 90
 SHEET_TILES = 12
@@ -255,10 +255,9 @@ def _summary(comp, listener: DemoListener, source_desc: str, wall: float, video:
 
 
 def run_demo(args, ros_args: list[str] | None = None) -> int:
-    from ..cli import config_from_args
-    from ..composition import Composition, CompositionError
-    from .frame_source import camera_index, open_source
-    from .synthetic_clip import write_clip
+    from ..media.sources import camera_index, open_source
+    from ..media.synthetic import write_clip
+    from ..ros.composition import Composition, CompositionConfig, CompositionError
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -298,7 +297,7 @@ def run_demo(args, ros_args: list[str] | None = None) -> int:
         args.namespace = f"sentin_demo_{os.getpid()}"
     # Node INFO logs (configured, activated...) would bury the per-face lines; warnings and errors still show.
     ros_args = list(ros_args or []) or ["--ros-args", "--log-level", "warn"]
-    config = config_from_args(args, lockstep=lockstep, overrides=overrides, ros_args=ros_args)
+    config = CompositionConfig.from_args(args, lockstep=lockstep, overrides=overrides, ros_args=ros_args)
     try:
         comp = Composition(config)
     except Exception as exc:

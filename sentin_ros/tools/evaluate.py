@@ -26,7 +26,7 @@ from .eval_deterministic import (
 )
 from .eval_metrics import analyse, classification_metrics, compare_with_raw, main_face, raw_crop_reference, traces
 from .output_recorder import OutputRecorder
-from .replay import evaluate_realtime, node_classes
+from .replay import evaluate_realtime
 
 __all__ = [
     "EvalError",
@@ -45,7 +45,6 @@ __all__ = [
     "evaluate_realtime",
     "frame_record_from_result",
     "main_face",
-    "node_classes",
     "percentiles",
     "process_guarded",
     "raw_crop_reference",

@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..composition import SPECS, NodeSpec
 from ..ros import param_file
+from ..ros.graph import SPECS, NodeSpec
 
 #: Declared by rclpy itself on every node.
 BUILTIN = ("use_sim_time", "start_type_description_service")

@@ -3,9 +3,7 @@ real lifecycle nodes; measures image-stamp -> output latency, dropped frames, ou
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-import threading
 import time
 from collections.abc import Callable
 
@@ -15,37 +13,7 @@ from .eval_deterministic import _stage_states, emotion_record
 from .eval_metrics import analyse
 from .output_recorder import OutputRecorder
 
-# -- realtime ---------------------------------------------------------------------------------
-_OPTIONAL_NODES = {"stress": ("sentin_ros.ros.stress_node", "StressNode"), "gaze": ("sentin_ros.ros.gaze_node", "GazeNode")}
 _OUTPUT_TYPES = {"faces": "sentin_ros/msg/FaceArray", "emotion": "sentin_ros/msg/Emotion", "stress": "sentin_ros/msg/Stress", "gaze": "sentin_ros/msg/Gaze"}
-
-
-def node_classes(stages=STAGES) -> tuple[list[tuple[str, type]], dict[str, str]]:
-    """[(stage, node class)] for the face node and every requested stage whose node exists."""
-    from ..ros.emotion_node import EmotionNode
-    from ..ros.face_node import FaceNode
-
-    out, skipped = [("faces", FaceNode)], {}
-    if "emotion" in stages:
-        out.append(("emotion", EmotionNode))
-    else:
-        skipped["emotion"] = "not requested"
-    for stage, (module, cls) in _OPTIONAL_NODES.items():
-        if stage not in stages:
-            skipped[stage] = "not requested"
-        elif importlib.util.find_spec(module) is None:
-            skipped[stage] = f"{module} is not in this checkout yet"
-        else:
-            try:
-                node_cls = getattr(importlib.import_module(module), cls, None)
-            except ImportError as exc:  # the node landed before its inference module
-                skipped[stage] = f"{module} cannot be imported yet: {exc}"
-                continue
-            if node_cls is None:
-                skipped[stage] = f"{module} has no {cls}"
-            else:
-                out.append((stage, node_cls))
-    return out, skipped
 
 
 def _topic_of(player, node, msgtype: str, timeout: float = 3.0, publishers: bool = True) -> str | None:
@@ -76,62 +44,25 @@ def _private_domain() -> int:
 
 
 class _Graph:
-    """The perception nodes in one executor on `ctx`: sentin_ros.composition when the checkout has
-    it (the same nodes and YAML as `sentin-ros run`), else FaceNode/EmotionNode/... built here."""
+    """The perception nodes in one executor on `ctx`: the composition of `sentin-ros run` (the same
+    nodes, graph builder and YAML), with `node_parameters` as per-stage overrides."""
 
     def __init__(self, ctx, stages, node_parameters: dict[str, dict] | None, extra_nodes: tuple, log=None):
-        self.ctx, self.skipped, self.log_lines = ctx, {}, []
-        self.nodes: dict[str, object] = {}  # faces | emotion | stress | gaze -> node
-        self._composition = None
-        self._executor = None
-        self._spin = None
-        params = node_parameters or {}
-        try:
-            from ..composition import Composition, CompositionConfig
-        except ImportError:
-            Composition = None
-        if Composition is not None:
-            config = CompositionConfig(
-                models=("face", *[s for s in STAGES if s in stages]),
-                overrides={("face" if k == "faces" else k): v for k, v in params.items()},
-            )
-            self._composition = comp = Composition(config, context=ctx, log=self.log_lines.append)
-            comp.start(extra_nodes=extra_nodes)
-            self.nodes = {("faces" if k == "face" else k): n for k, n in comp.nodes.items() if k in ("face", *STAGES)}
-            self.skipped = {k: v for k, v in comp.skipped.items() if k in STAGES}
-            for s in STAGES:
-                if s not in stages:
-                    self.skipped[s] = "not requested"
-            self.via = "sentin_ros.composition"
-            return
-        self.via = "tools.evaluate (no composition module)"
-        self._build_here(stages, params, extra_nodes)
+        from ..ros.composition import Composition, CompositionConfig
 
-    def _build_here(self, stages, params, extra_nodes) -> None:
-        from rclpy.executors import MultiThreadedExecutor
-        from rclpy.lifecycle import TransitionCallbackReturn
-        from rclpy.parameter import Parameter
-
-        classes, self.skipped = node_classes(stages)
-        self._executor = ex = MultiThreadedExecutor(num_threads=4, context=self.ctx)
-        for node in extra_nodes:
-            ex.add_node(node)
-        self._spin = threading.Thread(target=ex.spin, daemon=True, name="eval_executor")
-        self._spin.start()
-        for stage, cls in classes:
-            node = cls(context=self.ctx, parameter_overrides=[Parameter(k, value=v) for k, v in params.get(stage, {}).items()])
-            ex.add_node(node)
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                reason = getattr(node, "last_error", "") or "configure failed"
-                if stage == "faces":
-                    raise EvalError(f"the face node failed to configure: {reason}")
-                self.skipped[stage] = f"node failed to configure: {reason}"
-                ex.remove_node(node)
-                node.destroy_node()
-                continue
-            self.nodes[stage] = node
-        for node in self.nodes.values():
-            node.trigger_activate()
+        self.log_lines: list[str] = []
+        config = CompositionConfig(
+            models=("face", *[s for s in STAGES if s in stages]),
+            overrides={("face" if k == "faces" else k): v for k, v in (node_parameters or {}).items()},
+        )
+        self._composition = comp = Composition(config, context=ctx, log=self.log_lines.append)
+        comp.start(extra_nodes=extra_nodes)
+        self.nodes = {("faces" if k == "face" else k): n for k, n in comp.nodes.items() if k in ("face", *STAGES)}
+        self.skipped = {k: v for k, v in comp.skipped.items() if k in STAGES}
+        for s in STAGES:
+            if s not in stages:
+                self.skipped[s] = "not requested"
+        self.via = "sentin_ros.ros.composition"
 
     def deactivate(self) -> None:
         for node in self.nodes.values():
@@ -141,15 +72,7 @@ class _Graph:
                 pass
 
     def close(self) -> None:
-        if self._composition is not None:
-            self._composition.shutdown()
-            return
-        if self._executor is not None:
-            self._executor.shutdown(timeout_sec=2.0)
-            for node in list(self._executor.get_nodes()):
-                node.destroy_node()
-        if self._spin is not None:
-            self._spin.join(timeout=2.0)
+        self._composition.shutdown()
 
 
 def evaluate_realtime(
@@ -251,7 +174,7 @@ def evaluate_realtime(
             last = -1
             while time.perf_counter() < deadline:
                 count = sum(len(v) for v in received.values())
-                if all(n.wait_idle(0.0) for n in nodes.values()) and count == last:
+                if all(n.idle() for n in nodes.values()) and count == last:
                     break
                 last = count
                 time.sleep(0.3)

@@ -1,6 +1,6 @@
 """Frames from a video file, an image folder or a V4L2 webcam (OpenCV), ROS-free.
 
-The source node publishes these; the demo and tests use the same reader. `open_source` takes
+The one source loader: the source node publishes these, `bag make` records them, the demo reads them. `open_source` takes
   - a video file path (anything OpenCV/FFmpeg reads: .mp4, .mov, .avi, ...),
   - a folder of images (.png/.jpg/.jpeg/.bmp/.tif/.tiff/.webp, in name order),
   - a webcam: '/dev/videoN' or an integer index ('0').
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +140,21 @@ def open_source(spec: str, width: int = 0, height: int = 0) -> FrameSource:
     return VideoSource(spec)
 
 
-def default_camera_matrix(width: int, height: int) -> np.ndarray:
-    """Pinhole K with f = image width (about a 53° horizontal field of view) and the centre in the middle."""
-    f = float(width)
-    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+def read_frames(source: FrameSource, max_frames: int = 0, resize: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """The source's frames, then closes it; every frame is resized to `resize` (width, height), or to
+    the first frame's size when a later one differs (image folders of mixed sizes)."""
+    try:
+        size = resize
+        n = 0
+        while not max_frames or n < max_frames:
+            frame = source.read()
+            if frame is None:
+                return
+            if size is None:
+                size = (frame.shape[1], frame.shape[0])
+            if (frame.shape[1], frame.shape[0]) != tuple(size):
+                frame = cv2.resize(frame, tuple(size))
+            yield frame
+            n += 1
+    finally:
+        source.close()

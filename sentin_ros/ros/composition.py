@@ -3,9 +3,10 @@
 Builds the lifecycle nodes (source -> face -> emotion -> stress -> gaze, + debug view) in one
 MultiThreadedExecutor and drives them as launch/sentin.launch.py does: configure all, then
 activate those that reached inactive, in pipeline order (the source last, so no frame is
-published before its consumers are listening). A node whose module is not in this checkout,
-whose model file is missing or whose configure fails is skipped with the reason logged (and
-kept in `skipped`); the face node is required.
+published before its consumers are listening). The nodes and their parameters come from the
+graph builder (ros/graph.py) that the launch file uses too. A node whose model file is missing
+or whose configure fails is skipped with the reason logged (and kept in `skipped`); the face
+node is required.
 
 With `lockstep`, the source publishes a frame only once the face node and every node fed by
 it have processed the previous one: all frames are processed, as fast as the pipeline goes
@@ -14,113 +15,50 @@ count them), as on a robot.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
-from .ros import param_file
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    key: str
-    module: str
-    class_name: str
-    node_name: str
-
-
-SOURCE = NodeSpec("source", "sentin_ros.ros.source_node", "SourceNode", "source_node")
-FACE = NodeSpec("face", "sentin_ros.ros.face_node", "FaceNode", "face_node")
-EMOTION = NodeSpec("emotion", "sentin_ros.ros.emotion_node", "EmotionNode", "emotion_node")
-STRESS = NodeSpec("stress", "sentin_ros.ros.stress_node", "StressNode", "stress_node")
-GAZE = NodeSpec("gaze", "sentin_ros.ros.gaze_node", "GazeNode", "gaze_node")
-DEBUG_VIEW = NodeSpec("debug_view", "sentin_ros.ros.debug_view_node", "DebugViewNode", "debug_view_node")
-#: Pipeline order; MODELS are the perception nodes `--models` chooses from.
-SPECS = (SOURCE, FACE, EMOTION, STRESS, GAZE, DEBUG_VIEW)
-MODELS = ("face", "emotion", "stress", "gaze")
-#: Nodes fed by the face node's FaceArray (one message per processed frame): lockstep waits for them.
-FACE_CONSUMERS = ("emotion", "stress", "gaze")
+from . import param_file
+from .graph import FACE_CONSUMERS, GraphConfig, NodeSpec, precheck, yaml_parameters
 
 
 class CompositionError(RuntimeError):
     pass
 
 
-def _idle(node) -> bool:
-    """No input queued or being processed (PerceptionNode's worker slot)."""
-    slot = node._slot
-    return slot is None or slot.idle()
-
-
-def precheck(spec: NodeSpec, values: dict[str, Any]) -> str | None:
-    """Why `spec` cannot run with these parameter values (module missing, model file missing), or None.
-
-    The launch file uses this to leave a node out with the reason, as the composition does."""
-    try:
-        module = importlib.import_module(spec.module)
-    except ModuleNotFoundError as exc:
-        if exc.name == spec.module:
-            return f"module {spec.module} is not in this checkout"
-        return f"cannot import {spec.module}: {exc}"
-    except Exception as exc:  # a broken module must not take the rest of the pipeline down
-        return f"cannot import {spec.module}: {exc!r}"
-    cls = getattr(module, spec.class_name, None)
-    if cls is None:
-        return f"{spec.module} has no class {spec.class_name}"
-    from .inference.model_paths import default_model_path
-
-    for param, kind in getattr(cls, "MODEL_PATH_PARAMETERS", {}).items():
-        path = values.get(param) or default_model_path(kind)
-        if not os.path.isfile(path):
-            return f"model file {path!r} ({param}) not found"
-    return None
-
-
-def default_params_file() -> str:
-    checkout = Path(__file__).resolve().parents[1] / "config" / "sentin.yaml"
-    if checkout.is_file():
-        return str(checkout)
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(Path(get_package_share_directory("sentin_ros")) / "config" / "sentin.yaml")
-    except Exception:  # neither a checkout nor a ROS install: say where it was looked for
-        return str(checkout)
-
-
 @dataclass
-class CompositionConfig:
-    params_file: str | None = field(default_factory=default_params_file)
-    namespace: str = ""
-    models: tuple[str, ...] = MODELS
-    source: str | None = None  # video file, image folder, /dev/videoN or camera index: adds the source node
-    image_topic: str | None = None  # overrides image_topic of face, source and debug view
-    compressed: bool = False
-    delegate: str | None = None
-    num_threads: int | None = None
-    debug_image: bool = False
+class CompositionConfig(GraphConfig):
     lockstep: bool = False
     gate_timeout: float = 2.0  # lockstep: seconds to wait for one node before going on without waiting for it
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # node key ('*' = all) -> parameters (win over the YAML)
     ros_args: list[str] = field(default_factory=list)  # e.g. ['--ros-args', '-r', 'image:=/camera/image_raw']
+
+    @classmethod
+    def from_args(cls, args, **extra) -> CompositionConfig:
+        """From the pipeline arguments of `sentin-ros run` / `sentin-ros demo` (cli.add_pipeline_arguments)."""
+        source = args.video if args.video is not None else args.camera
+        return cls(
+            params_file=args.params or None, namespace=args.namespace, models=tuple(args.models), source=source,
+            image_topic=args.image_topic, compressed=True if args.compressed else None, delegate=args.delegate,
+            num_threads=args.threads, **extra,
+        )
 
 
 class Composition:
     def __init__(self, config: CompositionConfig | None = None, context: rclpy.Context | None = None,
                  log: Callable[[str], None] | None = None):
         self.config = config or CompositionConfig()
-        unknown = set(self.config.models) - set(MODELS)
-        if unknown:
-            raise CompositionError(f"unknown model(s) {sorted(unknown)}: choose from {', '.join(MODELS)}")
+        try:
+            self.config.validate()
+        except ValueError as exc:
+            raise CompositionError(str(exc)) from None
         self._owns_context = context is None
         self.context = context or rclpy.Context()
         if self._owns_context:
@@ -132,43 +70,15 @@ class Composition:
         self.executor: MultiThreadedExecutor | None = None
         self._spin_thread: threading.Thread | None = None
         self._gated: list[str] = []
-        self._sections = param_file.load(self.config.params_file) if self.config.params_file else []
+        self._sections = self.config.sections()
 
     # -- building -----------------------------------------------------------------------------
     def wanted(self) -> list[NodeSpec]:
-        c = self.config
-        keys = {"face", *c.models}
-        if c.source is not None:
-            keys.add("source")
-        if c.debug_image or self._yaml_params(DEBUG_VIEW).get("debug_image") is True:
-            keys.add("debug_view")
-        return [s for s in SPECS if s.key in keys]
-
-    def _yaml_params(self, spec: NodeSpec, specific_only: bool = False) -> dict[str, Any]:
-        sections = self._sections
-        if specific_only:  # sections that name this node, not the /** catch-alls
-            sections = [(p, v) for p, v in sections if p.rstrip("/").split("/")[-1] not in ("**", "*")]
-        return param_file.params_for(sections, spec.node_name, self.config.namespace)
+        return self.config.wanted(self._sections)
 
     def node_parameters(self, spec: NodeSpec) -> dict[str, Any]:
         """YAML, then the command-line choices, then `overrides` (each wins over the one before)."""
-        c = self.config
-        values = self._yaml_params(spec)
-        if c.delegate is not None:
-            values["delegate"] = c.delegate
-        if c.num_threads is not None:
-            values["num_threads"] = int(c.num_threads)
-        if c.image_topic is not None and spec.key in ("face", "source", "debug_view"):
-            values["image_topic"] = c.image_topic
-        if c.compressed and spec.key in ("face", "source", "debug_view"):
-            values["image_transport"] = "compressed"
-        if spec.key == "source" and c.source is not None:
-            values["source"] = str(c.source)
-        if spec.key == "debug_view" and c.debug_image:
-            values["debug_image"] = True
-        values.update(c.overrides.get("*", {}))
-        values.update(c.overrides.get(spec.key, {}))
-        return values
+        return self.config.parameters(self._sections, spec)
 
     def build(self) -> None:
         for spec in self.wanted():
@@ -190,13 +100,13 @@ class Composition:
         reason = precheck(spec, values)
         if reason is not None:
             return None, reason
-        cls = getattr(importlib.import_module(spec.module), spec.class_name)
+        cls = spec.load()
         try:
             node = cls(spec.node_name, namespace=self.config.namespace, context=self.context,
                        parameter_overrides=param_file.to_parameters(values))
         except Exception as exc:  # e.g. InvalidParameterTypeException from a YAML value of the wrong type
             return None, f"cannot create {spec.node_name}: {exc}"
-        for name in self._yaml_params(spec, specific_only=True):
+        for name in yaml_parameters(self._sections, spec, self.config.namespace, specific_only=True):
             if not node.has_parameter(name):
                 self.log(f"warning: {spec.node_name} has no parameter {name!r} (in {self.config.params_file}); ignored")
         for param in getattr(cls, "MODEL_PATH_PARAMETERS", {}):
@@ -221,7 +131,7 @@ class Composition:
         for key in list(self.nodes):
             node = self.nodes[key]
             if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                self._drop(key, f"configure failed: {getattr(node, 'last_error', '') or 'see the log'}")
+                self._drop(key, f"configure failed: {node.last_error or 'see the log'}")
         if "face" not in self.nodes:
             raise CompositionError(f"the face node is required: {self.skipped.get('face')}")
 
@@ -230,7 +140,7 @@ class Composition:
 
         node = self.nodes[key]
         if self.state(key) == "inactive" and node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-            self._drop(key, f"activate failed: {getattr(node, 'last_error', '') or 'see the log'}")
+            self._drop(key, f"activate failed: {node.last_error or 'see the log'}")
 
     def activate(self, hold_source: bool = False) -> None:
         """Activate in pipeline order, the source last (unless `hold_source`: then see activate_source)."""
@@ -253,7 +163,7 @@ class Composition:
         self._activate("source")
 
     def state(self, key: str) -> str:
-        return self.nodes[key]._state_machine.current_state[1]
+        return self.nodes[key].lifecycle_state
 
     def states(self) -> dict[str, str]:
         return {key: self.state(key) for key in self.nodes}
@@ -285,16 +195,16 @@ class Composition:
             return
         deadline = time.monotonic() + self.config.gate_timeout
         while not stop.is_set() and time.monotonic() < deadline:
-            if face.stats.processed + face.stats.dropped >= published and _idle(face):
+            if face.stats.processed + face.stats.dropped >= published and face.idle():
                 break
             stop.wait(0.001)
         expected = face.stats.processed - face.stats.bad_input  # FaceArrays published
         for key in list(self._gated):
             node = self.nodes.get(key)
-            if node is None or not node._active:
+            if node is None or not node.is_active:
                 continue
             while not stop.is_set():
-                if node.stats.received >= expected and _idle(node):
+                if node.stats.received >= expected and node.idle():
                     break
                 if time.monotonic() > deadline:
                     self._gated.remove(key)
