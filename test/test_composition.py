@@ -23,7 +23,7 @@ from std_msgs.msg import Header
 from sentin_ros.media.synthetic import write_clip
 from sentin_ros.msg import Emotion, FaceArray, Gaze, Stress
 from sentin_ros.ros.composition import Composition, CompositionConfig
-from sentin_ros.ros.image_convert import array_to_image
+from sentin_ros.ros.convert.images import array_to_image
 from sentin_ros.ros.qos import output_qos
 from test.ros_harness import RosHarness
 

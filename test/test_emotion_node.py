@@ -8,8 +8,8 @@ from std_msgs.msg import Header
 
 from sentin_ros.inference.model_paths import default_model_path
 from sentin_ros.msg import Emotion, FaceArray
+from sentin_ros.ros.convert.faces import frame_to_msg
 from sentin_ros.ros.emotion_node import EmotionNode
-from sentin_ros.ros.face_bridge import frame_to_msg
 from test.ros_harness import RosHarness
 
 MODEL = default_model_path("emotion")

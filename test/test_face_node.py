@@ -7,8 +7,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from sentin_ros.msg import FaceArray
+from sentin_ros.ros.convert.images import array_to_image
 from sentin_ros.ros.face_node import FaceNode
-from sentin_ros.ros.image_convert import array_to_image
 from test.ros_harness import RosHarness
 
 

@@ -4,7 +4,7 @@ import pytest
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from sentin_ros.ros.image_convert import ImageError, array_to_compressed, array_to_image, compressed_to_array, image_to_array
+from sentin_ros.ros.convert.images import ImageError, array_to_compressed, array_to_image, compressed_to_array, image_to_array
 
 
 def _img(h=4, w=5, ch=3):

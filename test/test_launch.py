@@ -77,7 +77,7 @@ class TestPipelineComesUp(unittest.TestCase):
 
         from sentin_ros.media.synthetic import astronaut_rgb, place_face
         from sentin_ros.msg import Emotion, Gaze, Stress
-        from sentin_ros.ros.image_convert import array_to_image
+        from sentin_ros.ros.convert.images import array_to_image
         from sentin_ros.ros.qos import output_qos
 
         for name in NODES:

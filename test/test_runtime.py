@@ -187,7 +187,7 @@ def test_emotion_node_parameter_changes_while_active(ros, astronaut_bgr):
 
     from sentin_ros.core.face_pipeline import FacePipeline
     from sentin_ros.msg import Emotion, FaceArray
-    from sentin_ros.ros.face_bridge import frame_to_msg
+    from sentin_ros.ros.convert.faces import frame_to_msg
 
     node = _emotion_node(ros, model_path=EMOTION_MODEL)
     got = ros.collect(Emotion, "emotion")

@@ -7,7 +7,7 @@ import pytest
 from std_msgs.msg import Header
 
 from sentin_ros.msg import FaceArray, Stress
-from sentin_ros.ros.face_bridge import frame_to_msg
+from sentin_ros.ros.convert.faces import frame_to_msg
 from sentin_ros.ros.stress_node import StressNode
 from test.ros_harness import RosHarness
 

@@ -17,7 +17,7 @@ from std_msgs.msg import Header
 
 from ..media.overlay import draw_overlay
 from .base_node import InputError, PerceptionNode
-from .image_convert import ImageError, array_to_image, compressed_to_array, image_to_array
+from .convert.images import ImageError, array_to_image, compressed_to_array, image_to_array
 from .qos import image_qos, output_qos
 from .result_cache import ResultCache, StampKey
 

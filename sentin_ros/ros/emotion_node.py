@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..inference.emotion import EmotionModel, ProbabilitySmoother, interpret
-from .face_bridge import roi_msg
+from .convert.outputs import emotion_fields, emotion_msg
 from .model_node import ModelNode
 
 
@@ -35,31 +33,16 @@ class EmotionNode(ModelNode):
         self._smoother = None
 
     def process(self, msg) -> None:
-        from sentin_ros.msg import Emotion
-
         models, smoother, pub = self.models, self._smoother, self._pub
         if models is None or smoother is None or pub is None:
             return
         model = models["emotion"]
         min_conf = float(self.param("min_confidence"))
         with_embedding = bool(self.param("publish_embedding"))
-        for face in msg.faces:
-            crop = self.face_crop(face)
-            if crop is None:
-                continue
-            probs, embedding = model.infer(crop)
+        for face in self.faces_of(msg):
+            probs, embedding = model.infer(face.crop)
             result = interpret(smoother.update(face.face_id, probs), embedding, min_conf)
-            out = Emotion()
-            out.header = msg.header
-            out.face_id = face.face_id
-            out.label = result.label
-            out.confidence = result.confidence
-            out.probabilities = result.probabilities.astype(np.float32)
-            out.valence, out.arousal = result.valence, result.arousal
-            out.roi = roi_msg((face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height))
-            if with_embedding:
-                out.embedding = result.embedding.astype(np.float32).tolist()
-            pub.publish(out)
+            pub.publish(emotion_msg(msg.header, emotion_fields(face.face_id, result, face.roi, with_embedding)))
             self.published()
         smoother.retain(f.face_id for f in msg.faces)
 

@@ -1,14 +1,13 @@
 """Face node: images -> sentin_ros/FaceArray (landmarks, pose, crop, features per tracked face)."""
 from __future__ import annotations
 
-import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from ..core.face_mesh import FaceMeshConfig
 from ..core.face_pipeline import FacePipeline, FacePipelineConfig
 from .base_node import InputError, PerceptionNode
-from .face_bridge import frame_to_msg
-from .image_convert import ImageError, compressed_to_array, image_to_array, stamp_to_seconds
+from .convert.faces import frame_to_msg
+from .convert.images import ImageError, camera_from_info, compressed_to_array, image_to_array, stamp_to_seconds
 from .qos import image_qos, output_qos
 
 
@@ -83,10 +82,9 @@ class FaceNode(PerceptionNode):
         self._image_sub = self._info_sub = None
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        k = np.array(msg.k, dtype=np.float64).reshape(3, 3)
-        if self.pipeline is not None and k[0, 0] > 0 and k[1, 1] > 0:
-            dist = np.array(msg.d, dtype=np.float64) if len(msg.d) in (4, 5, 8, 12, 14) else None
-            self.pipeline.set_camera_matrix(k, dist)
+        camera = camera_from_info(msg)
+        if self.pipeline is not None and camera is not None:
+            self.pipeline.set_camera_matrix(*camera)
 
     def process(self, msg) -> None:
         pipeline = self.pipeline

@@ -12,6 +12,8 @@ from sensor_msgs.msg import CameraInfo
 from ..inference.calibration import CalibrationError, GazeCalibration
 from ..inference.gaze import GazeModel, GazeTracker
 from ..inference.screen import ScreenGeometry
+from .convert.images import camera_from_info, stamp_to_seconds
+from .convert.outputs import gaze_fields, gaze_msg
 from .model_node import ModelNode
 from .qos import image_qos
 
@@ -84,39 +86,26 @@ class GazeNode(ModelNode):
             self._info_sub = None
 
     def _on_info(self, msg: CameraInfo) -> None:
-        k = np.array(msg.k, dtype=np.float64).reshape(3, 3)
-        if k[0, 0] > 0 and k[1, 1] > 0:
-            self._camera_matrix = k
+        camera = camera_from_info(msg)
+        if camera is not None:
+            self._camera_matrix = camera[0]
 
     def process(self, msg) -> None:
-        from sentin_ros.msg import Gaze
-
         tracker, pub = self.tracker, self._pub
         if tracker is None or pub is None:
             return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        stamp = stamp_to_seconds(msg.header.stamp)
         size = (int(msg.image_width) or 640, int(msg.image_height) or 480)
-        for face in msg.faces:
-            if len(face.eye) != 10:
-                self.get_logger().error(f"face {face.face_id}: {len(face.eye)} eye features, expected 10; skipped", throttle_duration_sec=2.0)
-                continue
-            pos = (face.head_position.x, face.head_position.y, face.head_position.z)
+        for face in self.faces_of(msg, with_crop=False):
+            pos = face.head_position
             with self._cal_lock:
-                est = tracker.push(face.face_id, stamp, np.asarray(face.eye, np.float32), face.pitch, face.yaw, face.roll,
+                est = tracker.push(face.face_id, stamp, face.eye, face.pitch, face.yaw, face.roll,
                                    image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
             if est is None:
                 continue
             self._raw_history.setdefault(face.face_id, deque(maxlen=300)).append((stamp, est.raw_x, est.raw_y))
             self._last_face = face.face_id
-            out = Gaze()
-            out.header = msg.header
-            out.face_id = face.face_id
-            out.x, out.y = est.x, est.y
-            out.on_screen, out.calibrated = bool(est.on_screen), bool(est.calibrated)
-            out.direction.x, out.direction.y, out.direction.z = (float(v) for v in est.direction)
-            out.yaw, out.pitch, out.roll = float(face.yaw), float(face.pitch), float(face.roll)
-            out.confidence = float(est.confidence)
-            pub.publish(out)
+            pub.publish(gaze_msg(msg.header, gaze_fields(est)))
             self.published()
         for fid in tracker.forget_stale(stamp):  # unseen for longer than max_gap: gone
             self._raw_history.pop(fid, None)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 
 from ..runtime import ModelError, ModelOptions
 from .base_node import PerceptionNode
+from .convert.faces import FaceMessageError, face_from_msg
 from .qos import output_qos
 
 MODEL_PARAMETERS = ("delegate", "num_threads", "delegate_fallback")
@@ -87,13 +87,13 @@ class ModelNode(PerceptionNode):
             self.destroy_subscription(self._faces_sub)
             self._faces_sub = None
 
-    def face_crop(self, face) -> np.ndarray | None:
-        """The face's 48×48 crop, or None (logged, throttled) when the message is malformed."""
-        crop = np.frombuffer(bytes(face.crop), dtype=np.uint8)
-        if crop.size != 48 * 48:
-            self.get_logger().error(f"face {face.face_id}: crop has {crop.size} bytes, expected 2304; skipped", throttle_duration_sec=2.0)
-            return None
-        return crop.reshape(48, 48)
+    def faces_of(self, msg, with_crop: bool = True):
+        """The FaceArray's faces as core FaceObservations; a malformed one is logged (throttled) and skipped."""
+        for face in msg.faces:
+            try:
+                yield face_from_msg(face, with_crop)
+            except FaceMessageError as exc:
+                self.get_logger().error(f"{exc}; skipped", throttle_duration_sec=2.0)
 
     def release_models(self) -> None:
         with self._models_lock:

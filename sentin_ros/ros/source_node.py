@@ -17,10 +17,9 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Bool, Header
 
-from ..media.camera import default_camera_matrix
 from ..media.sources import FOLDER_RATE, FrameSource, SourceError, open_source
 from .base_node import PerceptionNode
-from .image_convert import array_to_compressed, array_to_image
+from .convert.images import array_to_compressed, array_to_image, camera_info_msg
 from .qos import image_qos
 
 TRANSPORTS = ("raw", "compressed", "both")
@@ -140,13 +139,7 @@ class SourceNode(PerceptionNode):
         return 1.0 / rate if rate > 0 else 0.0
 
     def _make_camera_info(self, width: int, height: int) -> CameraInfo:
-        k = default_camera_matrix(width, height)
-        info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
-        info.d = [0.0] * 5
-        info.k = k.ravel().tolist()
-        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        info.p = [k[0, 0], 0.0, k[0, 2], 0.0, 0.0, k[1, 1], k[1, 2], 0.0, 0.0, 0.0, 1.0, 0.0]
-        return info
+        return camera_info_msg(width, height, Header())
 
     def _wait_publishers_active(self) -> bool:
         while not self._stop.is_set():

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..inference.emotion import EmotionModel
 from ..inference.stress import StressModel, StressTracker
+from .convert.images import stamp_to_seconds
+from .convert.outputs import stress_fields, stress_msg
 from .model_node import ModelNode
 
 
@@ -57,26 +57,16 @@ class StressNode(ModelNode):
         self.tracker = None
 
     def process(self, msg) -> None:
-        from sentin_ros.msg import Stress
-
         models, tracker, pub = self.models, self.tracker, self._pub
         if models is None or tracker is None or pub is None:
             return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        for face in msg.faces:
-            crop = self.face_crop(face)
-            if crop is None:
-                continue
-            probs, embedding = models["emotion"].infer(crop)
-            est = tracker.push(face.face_id, stamp, embedding, np.asarray(face.geometry, np.float32), float(probs.max()))
+        stamp = stamp_to_seconds(msg.header.stamp)
+        for face in self.faces_of(msg):
+            probs, embedding = models["emotion"].infer(face.crop)
+            est = tracker.push(face.face_id, stamp, embedding, face.geometry, float(probs.max()))
             if est is None:
                 continue
-            out = Stress()
-            out.header = msg.header
-            out.face_id = face.face_id
-            out.level, out.confidence, out.state = float(est.level), float(est.confidence), int(est.state)
-            out.window_frames, out.window_seconds = int(est.window_frames), float(est.window_seconds)
-            pub.publish(out)
+            pub.publish(stress_msg(msg.header, stress_fields(est)))
             self.published()
         # A face unseen for longer than max_gap is gone: its window is dropped (and would restart
         # anyway on its return). A one-frame miss the face tracker bridges keeps the window.

@@ -31,7 +31,9 @@ import cv2
 import numpy as np
 
 from ..inference.emotion import CLASSES
-from ..media.camera import default_camera_matrix
+from ..ros.convert.images import ImageError, array_to_image, header_msg
+from ..ros.convert.images import camera_info_msg as camera_info_from_size
+from ..ros.convert.types import RosbagsTypes
 from ..runtime.paths import share_path
 
 IMAGE_TOPIC = "/camera/image_raw"
@@ -140,33 +142,20 @@ class BagWriter:
 
 
 def header(store, ns: int, frame_id: str):
-    t = store.types
-    sec, nanosec = split_ns(ns)
-    return t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id)
+    return header_msg(ns, frame_id, RosbagsTypes(store))
 
 
 def image_msg(store, img: np.ndarray, ns: int, frame_id: str):
-    if img.dtype != np.uint8:
-        raise BagError(f"only uint8 images are supported, got {img.dtype}")
-    encoding = "mono8" if img.ndim == 2 else "bgr8"
-    h, w = img.shape[:2]
-    channels = 1 if img.ndim == 2 else img.shape[2]
-    return store.types["sensor_msgs/msg/Image"](
-        header=header(store, ns, frame_id), height=h, width=w, encoding=encoding, is_bigendian=0,
-        step=w * channels, data=np.ascontiguousarray(img).reshape(-1),
-    )
+    types = RosbagsTypes(store)
+    try:
+        return array_to_image(img, "mono8" if img.ndim == 2 else "bgr8", header_msg(ns, frame_id, types), types)
+    except ImageError as exc:
+        raise BagError(str(exc)) from exc
 
 
 def camera_info_msg(store, width: int, height: int, ns: int, frame_id: str):
-    t = store.types
-    km = default_camera_matrix(width, height)
-    k = km.reshape(-1)
-    p = np.hstack([km, np.zeros((3, 1))]).reshape(-1)
-    roi = t["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
-    return t["sensor_msgs/msg/CameraInfo"](
-        header=header(store, ns, frame_id), height=height, width=width, distortion_model="plumb_bob",
-        d=np.zeros(5, np.float64), k=k, r=np.eye(3).reshape(-1), p=p, binning_x=0, binning_y=0, roi=roi,
-    )
+    types = RosbagsTypes(store)
+    return camera_info_from_size(width, height, header_msg(ns, frame_id, types), types)
 
 
 def label_msg(store, label: dict, ns: int):
@@ -422,7 +411,7 @@ class BagReader:
         return out
 
     def __iter__(self) -> Iterator[BagFrame]:
-        from ..ros.image_convert import ImageError, compressed_to_array, image_to_array
+        from ..ros.convert.images import ImageError, compressed_to_array, image_to_array
 
         for n, (conn, ns, raw) in enumerate(self._messages(self._image_conns)):
             msg = self._deserialize(raw, conn, n, ns)
@@ -437,7 +426,7 @@ class BagReader:
         """(bag timestamp, msgtype, CDR bytes, header stamp ns) of the image topic, for replay as
         recorded. Each message is decoded once to check it (a corrupt one raises BagError here,
         not in a subscriber's callback), but the recorded bytes are what is returned."""
-        from ..ros.image_convert import ImageError, image_to_array
+        from ..ros.convert.images import ImageError, image_to_array
 
         for n, (conn, ns, raw) in enumerate(self._messages(self._image_conns)):
             msg = self._deserialize(raw, conn, n, ns)

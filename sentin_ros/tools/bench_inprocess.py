@@ -23,7 +23,7 @@ def bench_stages(frame: np.ndarray, n: int) -> dict:
 
     from ..core import alignment, features
     from ..core.face_pipeline import FacePipeline
-    from ..ros.image_convert import array_to_image, image_to_array
+    from ..ros.convert.images import array_to_image, image_to_array
 
     raw = serialize_message(array_to_image(frame, "bgr8"))
     out = {"decode (rclpy CDR -> numpy)": stat(time_ms(lambda: image_to_array(deserialize_message(raw, Image)), n))}

@@ -23,7 +23,7 @@ import numpy as np
 from rclpy.node import Node
 
 from ..media.overlay import contact_sheet, draw_overlay
-from ..ros.image_convert import image_to_array
+from ..ros.convert.images import image_to_array
 from ..ros.qos import image_qos, output_qos
 from ..ros.result_cache import FrameEntry, ResultCache
 

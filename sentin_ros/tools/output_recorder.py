@@ -2,13 +2,14 @@
 """
 from __future__ import annotations
 
-import math
 import threading
-from dataclasses import fields, is_dataclass
 
-import numpy as np
-
-from .eval_common import EvalError, summarize
+from ..core.face_pipeline import FrameFaces
+from ..ros.convert.faces import frame_to_msg
+from ..ros.convert.images import header_msg
+from ..ros.convert.outputs import emotion_fields, emotion_msg, gaze_fields, gaze_msg, stress_fields, stress_msg
+from ..ros.convert.types import RosbagsTypes
+from .eval_common import EvalError
 
 
 # -- recording outputs ------------------------------------------------------------------------
@@ -25,6 +26,7 @@ class OutputRecorder:
         directory, storage = bag_dir(path)
         self.writer = BagWriter(directory, storage or "mcap", overwrite=overwrite)
         self.store = self.writer.store
+        self.types = RosbagsTypes(self.store)
         if "sentin_ros/msg/Emotion" not in self.store.types:
             raise EvalError("the sentin_ros message definitions (msg/*.msg) were not found; cannot record outputs")
         self._lock = threading.Lock()
@@ -34,38 +36,20 @@ class OutputRecorder:
             self.writer.write_raw(self.TOPICS[kind], self.TYPES[kind], data, ns)
 
     def write_result(self, ns: int, frame_id: str, result) -> None:
-        """One PerceptionPipeline FrameResult as the messages the nodes would publish."""
-        from .bags import header
-
-        t, st = self.store.types, self.store
-        hdr = header(st, ns, frame_id)
-
-        def roi(r):
-            return t["sensor_msgs/msg/RegionOfInterest"](x_offset=int(r[0]), y_offset=int(r[1]), width=int(r[2]), height=int(r[3]), do_rectify=False)
-
-        faces = []
-        for r in result.faces:
-            f = r.face
-            faces.append(t["sentin_ros/msg/Face"](
-                face_id=int(f.face_id), roi=roi(f.roi), score=float(f.score) if math.isfinite(f.score) else 0.0,
-                landmarks=np.ascontiguousarray(f.landmarks, np.float32).ravel(), yaw=float(f.yaw), pitch=float(f.pitch),
-                roll=float(f.roll), head_position=t["geometry_msgs/msg/Vector3"](*map(float, f.head_position)),
-                crop=np.ascontiguousarray(f.crop, np.uint8).ravel(), geometry=f.geometry.astype(np.float32), eye=f.eye.astype(np.float32),
-            ))
+        """One PerceptionPipeline FrameResult as the messages the nodes would publish (the same builders)."""
+        types = self.types
+        hdr = header_msg(ns, frame_id, types)
+        frame = FrameFaces(result.stamp, result.width, result.height, [r.face for r in result.faces])
         with self._lock:
-            self.writer.write("/faces", t["sentin_ros/msg/FaceArray"](header=hdr, image_width=result.width, image_height=result.height, faces=faces), ns)
+            self.writer.write(self.TOPICS["faces"], frame_to_msg(frame, hdr, types), ns)
             for r in result.faces:
-                e = r.emotion
-                if e is not None:
-                    self.writer.write("/emotion", t["sentin_ros/msg/Emotion"](
-                        header=hdr, face_id=int(r.face.face_id), label=e.label, confidence=float(e.confidence),
-                        probabilities=e.probabilities.astype(np.float32), valence=float(e.valence), arousal=float(e.arousal),
-                        roi=roi(r.face.roi), embedding=np.zeros(0, np.float32),
-                    ), ns)
-                for kind, obj in (("stress", r.stress), ("gaze", r.gaze)):
-                    msg = _estimate_msg(t, self.TYPES[kind], obj, hdr, int(r.face.face_id))
-                    if msg is not None:
-                        self.writer.write(self.TOPICS[kind], msg, ns)
+                fid = int(r.face.face_id)
+                if r.emotion is not None:
+                    self.writer.write(self.TOPICS["emotion"], emotion_msg(hdr, emotion_fields(fid, r.emotion, r.face.roi), types), ns)
+                if r.stress is not None:
+                    self.writer.write(self.TOPICS["stress"], stress_msg(hdr, stress_fields(r.stress), types), ns)
+                if r.gaze is not None:
+                    self.writer.write(self.TOPICS["gaze"], gaze_msg(hdr, gaze_fields(r.gaze), types), ns)
 
     def summary(self) -> dict:
         return {"bag": str(self.writer.path), "messages": dict(self.writer.counts)}
@@ -73,33 +57,3 @@ class OutputRecorder:
     def close(self) -> None:
         with self._lock:
             self.writer.close()
-
-
-def _estimate_msg(types, msgtype: str, obj, hdr, face_id: int):
-    """Best-effort Stress/Gaze message from an estimate object with matching field names."""
-    if obj is None:
-        return None
-    cls = types[msgtype]
-    kwargs = {"header": hdr, "face_id": face_id}
-    src = summarize(obj) if is_dataclass(obj) else dict(obj) if isinstance(obj, dict) else {}
-    for f in fields(cls):
-        if f.name in kwargs or f.name.isupper() or f.name == "__msgtype__":
-            continue
-        v = src.get(f.name)
-        if f.name == "direction":
-            d = v if v is not None else (0.0, 0.0, 1.0)
-            kwargs[f.name] = types["geometry_msgs/msg/Vector3"](*map(float, list(d)[:3]))
-        elif f.type in ("bool",) or isinstance(v, bool | np.bool_):
-            kwargs[f.name] = bool(v) if v is not None else False
-        elif isinstance(v, int | np.integer) and not isinstance(v, bool):
-            kwargs[f.name] = int(v)
-        elif isinstance(v, str) and f.name == "state":
-            kwargs[f.name] = {"low": 0, "elevated": 1, "high": 2}.get(v.lower(), 0)
-        else:
-            try:
-                kwargs[f.name] = float(v) if v is not None else 0.0
-            except (TypeError, ValueError):
-                kwargs[f.name] = 0.0
-        if f.name in ("state", "window_frames") and not isinstance(kwargs[f.name], int):
-            kwargs[f.name] = int(kwargs[f.name])
-    return cls(**kwargs)
