@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from sentin_ros.tools import bag_cli, bags
-from sentin_ros.tools import evaluate as ev
+from sentin_ros.tools import bags
+from sentin_ros.tools import eval as ev
+from sentin_ros.tools.bags import cli as bag_cli
 from test.test_bags import fail, make, tiny_fer_npz
 
 
@@ -61,7 +62,7 @@ def test_deterministic_mode_reproduces_exactly(clip_bag, deterministic):
 
 
 def test_label_topic_aligns_with_outputs(labelled_bag, tmp_path):
-    from sentin_ros.tools.report import write_report
+    from sentin_ros.tools.eval.report import write_report
 
     result = ev.evaluate_deterministic(str(labelled_bag))
     labelled = [f for f in result["frames"] if "label" in f]
