@@ -28,4 +28,5 @@ LIP_OUTER_UPPER, LIP_OUTER_LOWER = 0, 17
 
 NOSE_TIP, CHIN = 1, 152
 
+NUM_MESH = 468  # the face-landmark model's points; the 10 iris points follow
 NUM_LANDMARKS = 478

@@ -41,7 +41,7 @@ def stage_availability(want=STAGES, model_paths: dict[str, str] | None = None) -
 
 def build_pipeline(want=STAGES, num_threads: int = 1, max_faces: int = 4, model_paths: dict[str, str] | None = None):
     """PerceptionPipeline with every stage that can run; (pipeline, {stage: reason skipped})."""
-    from ..core.face_mesh import FaceMeshConfig
+    from ..core.face_front_end import FrontEndConfig
     from ..core.face_pipeline import FacePipelineConfig
     from ..pipeline import PerceptionPipeline, PipelineConfig
     from ..runtime import ModelError
@@ -49,7 +49,7 @@ def build_pipeline(want=STAGES, num_threads: int = 1, max_faces: int = 4, model_
     ok, skipped = stage_availability(want, model_paths)
     for _ in range(len(STAGES) + 1):
         cfg = PipelineConfig(
-            face=FacePipelineConfig(mesh=FaceMeshConfig(max_faces=max_faces)),
+            face=FacePipelineConfig(front_end=FrontEndConfig(max_faces=max_faces)),
             emotion="emotion" in ok, stress="stress" in ok, gaze="gaze" in ok, num_threads=num_threads,
         )
         for stage, path in ok.items():
