@@ -43,7 +43,7 @@ def test_check_reports_unknown_names_and_wrong_types(tmp_path, docs):
 
 def test_markdown_table_lists_descriptions(docs):
     md = params_doc.to_markdown(docs)
-    assert "| `max_faces` | `4` | integer | [1, 32] |" in md
+    assert "| `max_faces` | `8` | integer | [1, 32] |" in md
 
 
 def test_sections_match_like_rcl(tmp_path):

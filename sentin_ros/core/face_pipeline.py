@@ -6,18 +6,44 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from . import landmarks as L
 from .alignment import aligned_crop, face_roi
-from .face_mesh import FaceMesh, FaceMeshConfig
+from .face_front_end import FaceFrontEnd, FrontEndConfig
+from .face_landmarks import FACE_SCALE
 from .features import eye_features, geometry_metrics
 from .head_pose import HeadPose, HeadPoseEstimator
-from .tracking import FaceTracker, iou
+from .tracking import FaceTracker
+
+
+@dataclass
+class FaceQuality:
+    """What the face stage knows about how usable a face is (thresholds: QualityThresholds)."""
+
+    presence: float  # landmark model's face-presence probability [0, 1]
+    size_px: float  # side of the face's landmark extent, pixels
+    expression_ok: bool  # big, frontal and present enough for expression (emotion, stress)
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """min_presence: below it the landmark model does not see a face (the track dies).
+    min_size_px: below it a 48×48 crop is upsampled from too few pixels for expression
+    (FER2013 faces are ~40 px between brow and chin). max_abs_yaw: beyond it one half of the
+    face is hidden and the frontal crop no longer shows an expression (degrees)."""
+
+    min_presence: float = 0.9
+    min_size_px: float = 40.0
+    max_abs_yaw: float = 45.0
+
+    def expression_ok(self, presence: float, size_px: float, yaw: float) -> bool:
+        return presence >= self.min_presence and size_px >= self.min_size_px and abs(yaw) <= self.max_abs_yaw
 
 
 @dataclass
 class FaceObservation:
     face_id: int
     roi: tuple[int, int, int, int]  # x, y, w, h in pixels
-    score: float  # detector confidence [0, 1]; NaN when no detector score is available
+    score: float  # detection score of the detection that started the track [0, 1]
     landmarks: np.ndarray  # 478×3 float32, normalized x, y and relative z
     yaw: float
     pitch: float
@@ -25,7 +51,8 @@ class FaceObservation:
     head_position: tuple[float, float, float]  # metres, optical frame
     crop: np.ndarray  # 48×48 uint8
     geometry: np.ndarray  # 12 float32 (features.GEOMETRY_NAMES)
-    eye: np.ndarray  # 10 float32 (features.EYE_NAMES)
+    eye: np.ndarray  # 10 float32 (features.EYE_NAMES); NaN without iris
+    quality: FaceQuality
 
 
 @dataclass
@@ -39,57 +66,65 @@ class FrameFaces:
 
 @dataclass
 class FacePipelineConfig:
-    mesh: FaceMeshConfig = field(default_factory=FaceMeshConfig)
+    front_end: FrontEndConfig = field(default_factory=FrontEndConfig)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
     track_timeout_s: float = 1.0
     camera_matrix: np.ndarray | None = None  # 3×3; None = default_camera_matrix
 
 
 class FacePipeline:
-    def __init__(self, config: FacePipelineConfig | None = None):
+    """front_end: an already built FaceFrontEnd (the face node builds it as its model), else one from the config."""
+
+    def __init__(self, config: FacePipelineConfig | None = None, front_end: FaceFrontEnd | None = None):
         self.config = config or FacePipelineConfig()
-        self.mesh = FaceMesh(self.config.mesh)
+        self.front_end = front_end or FaceFrontEnd(self.config.front_end)
         self.tracker = FaceTracker(timeout_s=self.config.track_timeout_s)
         self.pose = HeadPoseEstimator(self.config.camera_matrix)
-        self._frames = 0
+        self._ids: dict[int, int] = {}  # front-end track key -> face ID
 
     def set_camera_matrix(self, k: np.ndarray | None, dist: np.ndarray | None = None) -> None:
         self.pose.camera_matrix = k
         if dist is not None:
             self.pose.dist_coeffs = dist
 
-    def process(self, image: np.ndarray, stamp: float, encoding: str = "rgb8") -> FrameFaces:
-        """image: H×W×3 RGB (encoding 'rgb8') or BGR ('bgr8'), or H×W mono8; stamp in seconds."""
+    def replace_front_end(self, front_end: FaceFrontEnd) -> None:
+        """Swap in new interpreters (a parameter change); IDs survive, regions restart from detection."""
+        self.front_end = front_end
+        self._ids.clear()
+
+    def reset(self) -> None:
+        """Forgets every track (a bag loop, a jump in time); IDs keep growing."""
+        self.front_end.reset()
+        self.tracker.reset()
+        self._ids.clear()
+
+    def process(self, image: np.ndarray, stamp: float, encoding: str = "rgb8", still: bool = False) -> FrameFaces:
+        """image: H×W×3 RGB (encoding 'rgb8') or BGR ('bgr8'), or H×W mono8; stamp in seconds.
+        still: a single image, not a video frame (the whole detection cycle runs on it)."""
         rgb, gray = _rgb_and_gray(image, encoding)
         h, w = gray.shape
-        meshes = self.mesh.landmarks(rgb)
-        pixel_points = [m[:, :2] * (w, h) for m in meshes]
-        boxes = [tuple(map(float, (*pp.min(0), *pp.max(0)))) for pp in pixel_points]
-        tracks, retired = self.tracker.update(boxes, stamp)
-
-        need_scores = self.config.mesh.score_interval > 0 and (
-            self._frames % self.config.mesh.score_interval == 0 or any(t.hits == 1 for t in tracks)
-        )
-        if need_scores:
-            dets = self.mesh.detections(rgb)
-            det_boxes = [(d.box[0] * w, d.box[1] * h, d.box[2] * w, d.box[3] * h) for d in dets]
-            for tr, box in zip(tracks, boxes):
-                best_iou, best_score = max(((iou(box, db), d.score) for db, d in zip(det_boxes, dets)), default=(0.0, 0.0))
-                tr.state["score"] = best_score if best_iou > 0.1 else 0.0
-        self._frames += 1
+        found = self.front_end.find(rgb, all_windows=still)
+        pixel_points = [f.landmarks.points for f in found]
+        boxes = [tuple(map(float, (*pp[:L.NUM_MESH, :2].min(0), *pp[:L.NUM_MESH, :2].max(0)))) for pp in pixel_points]
+        tracks, retired = self.tracker.update(boxes, stamp, [self._ids.get(f.track) for f in found])
+        self._ids = {f.track: tr.face_id for f, tr in zip(found, tracks)}
 
         out = FrameFaces(stamp, w, h, retired_ids=retired)
-        for tr, mesh, pp in zip(tracks, meshes, pixel_points):
+        for tr, face, pp in zip(tracks, found, pixel_points):
             pose = self.pose.estimate(pp, w, h)
             if pose is None:
                 pose = tr.state.get("pose") or HeadPose(0.0, 0.0, 0.0, (0.0, 0.0, 0.0), np.eye(3))
             motion = _rotation_speed(tr.state.get("pose"), tr.state.get("t"), pose, stamp)
             tr.state["pose"], tr.state["t"] = pose, stamp
+            size = float(face.landmarks.roi.size / FACE_SCALE)
+            presence = face.landmarks.presence
+            normalized = pp / np.array([w, h, w], np.float32)
             out.faces.append(
                 FaceObservation(
                     face_id=tr.face_id,
                     roi=face_roi(pp, w, h),
-                    score=float(tr.state.get("score", float("nan"))),
-                    landmarks=mesh,
+                    score=face.detection_score,
+                    landmarks=normalized,
                     yaw=pose.yaw,
                     pitch=pose.pitch,
                     roll=pose.roll,
@@ -97,12 +132,13 @@ class FacePipeline:
                     crop=aligned_crop(gray, pp),
                     geometry=geometry_metrics(pp, pose.yaw, pose.pitch, motion),
                     eye=eye_features(pp, w, h),
+                    quality=FaceQuality(presence, size, self.config.quality.expression_ok(presence, size, pose.yaw)),
                 )
             )
         return out
 
     def close(self) -> None:
-        self.mesh.close()
+        self.front_end.close()
 
 
 def _rotation_speed(prev: HeadPose | None, prev_t: float | None, pose: HeadPose, t: float) -> float:
@@ -124,3 +160,41 @@ def _rgb_and_gray(image: np.ndarray, encoding: str) -> tuple[np.ndarray, np.ndar
     else:
         raise ValueError(f"FacePipeline expects rgb8, bgr8 or mono8 arrays, got {encoding}")
     return np.ascontiguousarray(rgb), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+#: The face node's parameters that configure the pipeline (name -> (default, description, range)).
+#: The node declares exactly these; `sentin-ros faces --params` reads the same names from the YAML.
+_FE, _Q = FrontEndConfig(), QualityThresholds()
+PARAMETERS: dict[str, tuple] = {
+    "detector_range": (_FE.detector_range, "near: short-range BlazeFace on the whole frame (faces >= 1/8 of the frame side, ~1 m with a 60° camera at 640 px); far: full-range BlazeFace on the whole frame (>= 1/16, ~2 m); auto: far plus tiles of tile_size pixels (~3.5 m at 640 px, ~7 m at 1280 px).", None),
+    "detect_interval": (_FE.detect_interval, "Frames between whole-frame detections (and on any frame a track is lost); landmarks track faces in between.", (1, 1000)),
+    "tile_size": (_FE.tile_size, "auto: side of the square detection tiles, pixels (a tile is resized to the detector's 192 px).", (64, 4096)),
+    "tile_interval": (_FE.tile_interval, "auto: frames between two tile passes (the tiles are scanned in turn).", (1, 1000)),
+    "min_detection_score": (_FE.min_detection_score, "BlazeFace score a detection needs before its landmarks are tried.", (0.0, 1.0)),
+    "min_presence": (_FE.min_presence, "Landmark face-presence probability a track needs to live (real faces score > 0.98).", (0.0, 1.0)),
+    "min_new_presence": (_FE.min_new_presence, "Face-presence probability a new track needs on its first frame (stricter: non-faces the detector accepts score up to ~0.96).", (0.0, 1.0)),
+    "max_faces": (_FE.max_faces, "Maximum faces per frame (cost grows with the faces present).", (1, 32)),
+    "iris": (_FE.iris, "Run the iris model (10 iris points, the gaze node's eye features; ~2 ms a face). Off: iris points and eye features are NaN.", None),
+    "detector_model_path": (_FE.detector_model_path, "BlazeFace .tflite for detector_range; empty = the model in the mediapipe wheel.", None),
+    "landmark_model_path": (_FE.landmark_model_path, "Face-landmark .tflite; empty = the mediapipe wheel's face_landmark.tflite.", None),
+    "iris_model_path": (_FE.iris_model_path, "Iris .tflite; empty = the mediapipe wheel's iris_landmark.tflite.", None),
+    "expression_min_size": (_Q.min_size_px, "Face.expression_ok needs a face at least this big (landmark extent, pixels).", (0.0, 10000.0)),
+    "expression_max_yaw": (_Q.max_abs_yaw, "Face.expression_ok needs a face within this many degrees of frontal.", (0.0, 180.0)),
+    "track_timeout": (1.0, "Seconds a face may be unseen before its ID is retired (a face found again before that keeps its ID).", (0.01, 3600.0)),
+}
+
+
+def pipeline_config(values: dict, runtime=None) -> FacePipelineConfig:
+    """A FacePipelineConfig from parameter values (missing names take their defaults)."""
+    v = {name: values.get(name, default) for name, (default, _, _) in PARAMETERS.items()}
+    front_end = FrontEndConfig(
+        detector_range=str(v["detector_range"]), detect_interval=int(v["detect_interval"]), tile_size=int(v["tile_size"]),
+        tile_interval=int(v["tile_interval"]), min_detection_score=float(v["min_detection_score"]),
+        min_presence=float(v["min_presence"]), min_new_presence=float(v["min_new_presence"]), max_faces=int(v["max_faces"]),
+        iris=bool(v["iris"]), detector_model_path=str(v["detector_model_path"]), landmark_model_path=str(v["landmark_model_path"]),
+        iris_model_path=str(v["iris_model_path"]),
+    )
+    if runtime is not None:
+        front_end.runtime = runtime
+    quality = QualityThresholds(front_end.min_presence, float(v["expression_min_size"]), float(v["expression_max_yaw"]))
+    return FacePipelineConfig(front_end=front_end, quality=quality, track_timeout_s=float(v["track_timeout"]))

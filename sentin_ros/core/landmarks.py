@@ -17,12 +17,16 @@ LEFT_EYE_UPPER_LID, LEFT_EYE_LOWER_LID = 386, 374
 RIGHT_IRIS = (468, 469, 470, 471, 472)
 LEFT_IRIS = (473, 474, 475, 476, 477)
 
-# Brows: inner end.
+# Brows: inner end and the point above the eye centre.
 RIGHT_BROW_INNER, LEFT_BROW_INNER = 55, 285
+RIGHT_BROW_MID, LEFT_BROW_MID = 105, 334
 
 # Mouth: corners, inner-lip mid points, outer-lip mid points.
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 LIP_INNER_UPPER, LIP_INNER_LOWER = 13, 14
 LIP_OUTER_UPPER, LIP_OUTER_LOWER = 0, 17
 
+NOSE_TIP, CHIN = 1, 152
+
+NUM_MESH = 468  # the face-landmark model's points; the 10 iris points follow
 NUM_LANDMARKS = 478

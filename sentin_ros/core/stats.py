@@ -45,6 +45,7 @@ class NodeStats:
         self.processed = 0
         self.dropped = 0
         self.bad_input = 0
+        self.low_quality = 0  # faces skipped by a quality gate (not errors)
         self._lock = threading.Lock()
 
     def add_time(self, seconds: float) -> None:

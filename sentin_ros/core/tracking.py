@@ -53,23 +53,36 @@ class FaceTracker:
     def tracks(self) -> dict[int, Track]:
         return self._tracks
 
-    def update(self, boxes: list[Box], t: float) -> tuple[list[Track], list[int]]:
-        """Assigns each box a track at time `t` (seconds); returns (tracks in box order, retired IDs)."""
+    def update(self, boxes: list[Box], t: float, known: list[int | None] | None = None) -> tuple[list[Track], list[int]]:
+        """Assigns each box a track at time `t` (seconds); returns (tracks in box order, retired IDs).
+
+        known[i], when given, is the ID a box already belongs to (the landmark tracker followed
+        that face from the previous frame); only the other boxes are matched by overlap.
+        """
         retired = [fid for fid, tr in self._tracks.items() if t - tr.last_seen > self.timeout_s]
         for fid in retired:
             del self._tracks[fid]
 
+        assigned: dict[int, int] = {}
+        used: set[int] = set()
+        for bi, fid in enumerate(known or []):
+            if fid is not None and fid in self._tracks and fid not in used:
+                assigned[bi] = fid
+                used.add(fid)
+
         candidates = []
         for bi, box in enumerate(boxes):
+            if bi in assigned:
+                continue
             for fid, tr in self._tracks.items():
+                if fid in used:
+                    continue
                 overlap = iou(box, tr.box)
                 jump = _center_jump(box, tr.box)
                 if overlap >= self.min_iou or jump <= self.max_center_jump:
                     candidates.append((overlap - 0.1 * jump, bi, fid))
         candidates.sort(reverse=True)
 
-        assigned: dict[int, int] = {}
-        used: set[int] = set()
         for _, bi, fid in candidates:
             if bi in assigned or fid in used:
                 continue

@@ -62,3 +62,28 @@ def write_clip(path: str, n_frames: int = 120, size=(640, 480), fps: float = 15.
         writer.write(frame.bgr)
     writer.release()
     return path
+
+
+# Side of the astronaut's face (its landmark extent), pixels of the 512×512 image.
+_FACE_SIZE = 108.0
+
+
+def face_canvas(sizes, canvas=(1280, 720), shift=(0.0, 0.0), background: int = 90) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Copies of the astronaut's head, one per entry of `sizes` (face side in pixels), laid out
+    on a row-major grid of a grey canvas and moved by `shift` pixels; returns (BGR, centres)."""
+    rgb = astronaut_rgb()
+    w, h = canvas
+    cols = int(np.ceil(np.sqrt(len(sizes) * w / h)))
+    rows = int(np.ceil(len(sizes) / cols))
+    out = np.full((h, w, 3), background, np.uint8)
+    centres = []
+    half = int(_FACE_SIZE)  # the head patch: twice the face's side, centred on the face
+    cx0, cy0 = int(_FACE_CENTRE[0]), int(_FACE_CENTRE[1])
+    patch = rgb[max(0, cy0 - half):cy0 + half, max(0, cx0 - half):cx0 + half]
+    for k, side in enumerate(sizes):
+        centre = ((k % cols + 0.5) * w / cols + shift[0], (k // cols + 0.5) * h / rows + shift[1])
+        s = side / _FACE_SIZE
+        m = np.array([[s, 0, centre[0] - s * (cx0 - max(0, cx0 - half))], [0, s, centre[1] - s * (cy0 - max(0, cy0 - half))]])
+        out = cv2.warpAffine(patch, m, (w, h), dst=out, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_TRANSPARENT)
+        centres.append(centre)
+    return cv2.cvtColor(out, cv2.COLOR_RGB2BGR), centres

@@ -10,6 +10,7 @@ from .model_node import ModelNode
 
 class EmotionNode(ModelNode):
     MODEL_PATH_PARAMETERS = {"model_path": "emotion"}
+    EXPRESSION = True
 
     def __init__(self, node_name: str = "emotion_node", **kwargs):
         super().__init__(node_name, **kwargs)
@@ -33,18 +34,19 @@ class EmotionNode(ModelNode):
         self._smoother = None
 
     def process(self, msg) -> None:
-        models, smoother, pub = self.models, self._smoother, self._pub
-        if models is None or smoother is None or pub is None:
-            return
-        model = models["emotion"]
-        min_conf = float(self.param("min_confidence"))
-        with_embedding = bool(self.param("publish_embedding"))
-        for face in self.faces_of(msg):
-            probs, embedding = model.infer(face.crop)
-            result = interpret(smoother.update(face.face_id, probs), embedding, min_conf)
-            pub.publish(emotion_msg(msg.header, emotion_fields(face.face_id, result, face.roi, with_embedding)))
-            self.published()
-        smoother.retain(f.face_id for f in msg.faces)
+        with self.using_models() as models:
+            smoother, pub = self._smoother, self._pub
+            if models is None or smoother is None or pub is None:
+                return
+            model = models["emotion"]
+            min_conf = float(self.param("min_confidence"))
+            with_embedding = bool(self.param("publish_embedding"))
+            for face in self.faces_of(msg):
+                probs, embedding = model.infer(face.crop)
+                result = interpret(smoother.update(face.face_id, probs), embedding, min_conf)
+                pub.publish(emotion_msg(msg.header, emotion_fields(face.face_id, result, face.roi, with_embedding)))
+                self.published()
+            smoother.retain(f.face_id for f in msg.faces)
 
 
 def main(args=None) -> None:

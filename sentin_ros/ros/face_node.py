@@ -3,15 +3,23 @@ from __future__ import annotations
 
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from ..core.face_mesh import FaceMeshConfig
-from ..core.face_pipeline import FacePipeline, FacePipelineConfig
+from ..core.face_front_end import FaceFrontEnd
+from ..core.face_pipeline import PARAMETERS, FacePipeline, pipeline_config
 from .base_node import InputError, PerceptionNode
 from .convert.faces import frame_to_msg
 from .convert.images import ImageError, camera_from_info, compressed_to_array, image_to_array, stamp_to_seconds
+from .model_owner import ModelOwner
 from .qos import image_qos, output_qos
 
+#: Pipeline parameters whose change needs new interpreters (the others are read at configure).
+_FRONT_END_MODEL_PARAMETERS = ("detector_range", "iris", "detector_model_path", "landmark_model_path", "iris_model_path")
 
-class FaceNode(PerceptionNode):
+
+class FaceNode(ModelOwner, PerceptionNode):
+    """The face front end's interpreters (detector, landmarks, iris) are this node's models."""
+
+    REBUILD_PARAMETERS = _FRONT_END_MODEL_PARAMETERS
+
     def __init__(self, node_name: str = "face_node", **kwargs):
         super().__init__(node_name, **kwargs)
         self.declare("image_topic", "image", "Input image topic (sensor_msgs/Image, or CompressedImage when image_transport is compressed; then '/compressed' is appended).")
@@ -20,46 +28,47 @@ class FaceNode(PerceptionNode):
         self.declare("qos_depth", 1, "Image subscription queue depth.", (1, 100))
         self.declare("camera_info_topic", "camera_info", "CameraInfo topic; its K matrix is used for head pose. Empty: a default pinhole (f = image width).")
         self.declare("faces_topic", "faces", "Output FaceArray topic.")
-        self.declare("max_faces", 4, "Maximum faces per frame.", (1, 32))
-        self.declare("min_detection_confidence", 0.5, "FaceMesh detection confidence [0, 1].", (0.0, 1.0))
-        self.declare("min_tracking_confidence", 0.5, "FaceMesh landmark tracking confidence [0, 1].", (0.0, 1.0))
-        self.declare("track_timeout", 1.0, "Seconds a face may be unseen before its ID is retired.", (0.01, 3600.0))
-        self.declare("score_interval", 10, "Run the BlazeFace detector every N frames for per-face scores; 0 = off.", (0, 1000))
-        self.declare("detector_model", 0, "BlazeFace model: 0 short range (< 2 m), 1 full range (< 5 m).", (0, 1))
+        for name, (default, description, value_range) in PARAMETERS.items():
+            self.declare(name, default, description, value_range)
+        self.declare_model_parameters()
         self.pipeline: FacePipeline | None = None
         self._pub = None
         self._image_sub = None
         self._info_sub = None
         self._last_stamp: float | None = None
 
+    def _config(self, params: dict | None = None):
+        values = {name: self.param(name) for name in PARAMETERS}
+        values.update(params or {})
+        return pipeline_config(values, self.model_options(self.model_params(params)))
+
+    def build_models(self, params: dict) -> dict:
+        return {"face": FaceFrontEnd(self._config(params).front_end)}
+
+    def runtimes(self) -> dict:
+        front_end = (self.models or {}).get("face")
+        return front_end.runtimes() if front_end is not None else {}
+
+    def models_swapped(self, old, new) -> None:
+        if self.pipeline is not None:
+            self.pipeline.replace_front_end(new["face"])
+
     def configure_core(self) -> None:
+        from sentin_ros.msg import FaceArray
+
         transport = self.param("image_transport")
         if transport not in ("raw", "compressed"):
             raise ValueError(f"image_transport must be raw or compressed, got {transport!r}")
         image_qos(self.param("reliability"))  # validates the value now rather than in activate
-        config = FacePipelineConfig(
-            mesh=FaceMeshConfig(
-                max_faces=self.param("max_faces"),
-                min_detection_confidence=self.param("min_detection_confidence"),
-                min_tracking_confidence=self.param("min_tracking_confidence"),
-                score_interval=self.param("score_interval"),
-                detector_model=self.param("detector_model"),
-            ),
-            track_timeout_s=self.param("track_timeout"),
-        )
-        self.pipeline = FacePipeline(config)
-        self._pub = self.create_lifecycle_publisher(self._face_array_type(), self.param("faces_topic"), output_qos())
-
-    @staticmethod
-    def _face_array_type():
-        from sentin_ros.msg import FaceArray
-
-        return FaceArray
+        config = self._config()
+        config.front_end.validate()
+        self.configure_models()
+        self.pipeline = FacePipeline(config, front_end=self.models["face"])
+        self._pub = self.create_lifecycle_publisher(FaceArray, self.param("faces_topic"), output_qos())
 
     def release_core(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.close()
-            self.pipeline = None
+        self.release_models()
+        self.pipeline = None
         if self._pub is not None:
             self.destroy_lifecycle_publisher(self._pub)
             self._pub = None
@@ -87,6 +96,10 @@ class FaceNode(PerceptionNode):
             self.pipeline.set_camera_matrix(*camera)
 
     def process(self, msg) -> None:
+        with self.using_models():
+            self._process(msg)
+
+    def _process(self, msg) -> None:
         pipeline = self.pipeline
         if pipeline is None:
             return
@@ -97,7 +110,7 @@ class FaceNode(PerceptionNode):
         stamp = stamp_to_seconds(msg.header.stamp)
         if self._last_stamp is not None and stamp < self._last_stamp - 1.0:
             self.get_logger().warning("image stamps jumped back (bag loop?): resetting face tracks")
-            pipeline.tracker.reset()
+            pipeline.reset()
         self._last_stamp = stamp
         frame = pipeline.process(img, stamp, encoding)
         self._pub.publish(frame_to_msg(frame, msg.header))
@@ -105,7 +118,7 @@ class FaceNode(PerceptionNode):
 
     def diagnostic_values(self) -> dict[str, str]:
         tracks = len(self.pipeline.tracker.tracks) if self.pipeline is not None else 0
-        return {"faces_tracked": str(tracks)}
+        return {"faces_tracked": str(tracks), **self.model_diagnostics()}
 
 
 def main(args=None) -> None:

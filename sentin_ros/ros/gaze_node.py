@@ -49,10 +49,11 @@ class GazeNode(ModelNode):
         )
 
     def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
-        model = GazeModel(params["model_path"], self.model_options(params), screen=self.screen())
-        if self.tracker is not None:  # hot swap: keep the histories, use the new interpreter
-            self.tracker.model = model
-        return {"gaze": model}
+        return {"gaze": GazeModel(params["model_path"], self.model_options(params), screen=self.screen())}
+
+    def models_swapped(self, old, new) -> None:
+        if self.tracker is not None:  # a hot swap keeps the histories
+            self.tracker.model = new["gaze"]
 
     def configure_core(self) -> None:
         from sentin_ros.msg import Gaze
@@ -91,6 +92,10 @@ class GazeNode(ModelNode):
             self._camera_matrix = camera[0]
 
     def process(self, msg) -> None:
+        with self.using_models():
+            self._process(msg)
+
+    def _process(self, msg) -> None:
         tracker, pub = self.tracker, self._pub
         if tracker is None or pub is None:
             return

@@ -18,6 +18,7 @@ from .model_node import ModelNode
 
 class StressNode(ModelNode):
     MODEL_PATH_PARAMETERS = {"model_path": "stress", "emotion_model_path": "emotion"}
+    EXPRESSION = True
 
     def __init__(self, node_name: str = "stress_node", **kwargs):
         super().__init__(node_name, **kwargs)
@@ -36,9 +37,11 @@ class StressNode(ModelNode):
         except Exception:
             emotion.close()  # never leave half of the pair built
             raise
-        if self.tracker is not None:  # hot swap keeps the per-face windows
-            self.tracker.model = stress
         return {"emotion": emotion, "stress": stress}
+
+    def models_swapped(self, old, new) -> None:
+        if self.tracker is not None:  # a hot swap keeps the per-face windows
+            self.tracker.model = new["stress"]
 
     def configure_core(self) -> None:
         from sentin_ros.msg import Stress
@@ -57,20 +60,21 @@ class StressNode(ModelNode):
         self.tracker = None
 
     def process(self, msg) -> None:
-        models, tracker, pub = self.models, self.tracker, self._pub
-        if models is None or tracker is None or pub is None:
-            return
-        stamp = stamp_to_seconds(msg.header.stamp)
-        for face in self.faces_of(msg):
-            probs, embedding = models["emotion"].infer(face.crop)
-            est = tracker.push(face.face_id, stamp, embedding, face.geometry, float(probs.max()))
-            if est is None:
-                continue
-            pub.publish(stress_msg(msg.header, stress_fields(est)))
-            self.published()
-        # A face unseen for longer than max_gap is gone: its window is dropped (and would restart
-        # anyway on its return). A one-frame miss the face tracker bridges keeps the window.
-        tracker.forget_stale(stamp)
+        with self.using_models() as models:
+            tracker, pub = self.tracker, self._pub
+            if models is None or tracker is None or pub is None:
+                return
+            stamp = stamp_to_seconds(msg.header.stamp)
+            for face in self.faces_of(msg):
+                probs, embedding = models["emotion"].infer(face.crop)
+                est = tracker.push(face.face_id, stamp, embedding, face.geometry, float(probs.max()))
+                if est is None:
+                    continue
+                pub.publish(stress_msg(msg.header, stress_fields(est)))
+                self.published()
+            # A face unseen for longer than max_gap is gone: its window is dropped (and would restart
+            # anyway on its return). A one-frame miss the face tracker bridges keeps the window.
+            tracker.forget_stale(stamp)
 
     def diagnostic_values(self) -> dict[str, str]:
         values = super().diagnostic_values()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.face_pipeline import FaceObservation, FrameFaces
+from ...core.face_pipeline import FaceObservation, FaceQuality, FrameFaces
 from .types import RCLPY
 
 CROP_SHAPE = (48, 48)
@@ -35,6 +35,7 @@ def face_to_msg(face: FaceObservation, types=RCLPY):
         landmarks=types.floats(face.landmarks), yaw=float(face.yaw), pitch=float(face.pitch), roll=float(face.roll),
         head_position=types("geometry_msgs/msg/Vector3", x=float(p[0]), y=float(p[1]), z=float(p[2])),
         crop=types.octets(face.crop), geometry=types.fixed_floats(face.geometry), eye=types.fixed_floats(face.eye),
+        presence=float(face.quality.presence), size_px=float(face.quality.size_px), expression_ok=bool(face.quality.expression_ok),
     )
 
 
@@ -69,4 +70,5 @@ def face_from_msg(msg, with_crop: bool = True) -> FaceObservation:
         crop=crop_of(msg) if with_crop else np.zeros((0, 0), np.uint8),
         geometry=np.asarray(msg.geometry, dtype=np.float32),
         eye=np.asarray(msg.eye, dtype=np.float32),
+        quality=FaceQuality(float(msg.presence), float(msg.size_px), bool(msg.expression_ok)),
     )

@@ -16,13 +16,13 @@ from .records import record_from_result, stage_states
 
 def build_pipeline(want=STAGES, num_threads: int = 1, max_faces: int = 4, model_paths: dict[str, str] | None = None):
     """The PerceptionPipeline with the requested stages; (pipeline, {stage: "not requested"} for the others)."""
-    from ...core.face_mesh import FaceMeshConfig
+    from ...core.face_front_end import FrontEndConfig
     from ...core.face_pipeline import FacePipelineConfig
     from ...pipeline import PerceptionPipeline, PipelineConfig
 
     skipped = {s: "not requested" for s in STAGES if s not in want}
     cfg = PipelineConfig(
-        face=FacePipelineConfig(mesh=FaceMeshConfig(max_faces=max_faces)),
+        face=FacePipelineConfig(front_end=FrontEndConfig(max_faces=max_faces)),
         emotion="emotion" in want, stress="stress" in want, gaze="gaze" in want, num_threads=num_threads,
     )
     for stage, path in (model_paths or {}).items():

@@ -1,0 +1,211 @@
+"""Frame -> tracked faces with 478 landmarks: detection, landmark tracking and quality gating.
+
+The tracking scheme is MediaPipe's: a face found by the detector gets a region from its eye
+keypoints; after that, each frame's landmarks give the next frame's region, so the detector
+runs on the whole frame only every `detect_interval` frames (to find new faces), on the frame
+a track is lost, and on every frame while no face is tracked.
+The landmark model's face-presence probability decides whether a track lives: a region that
+is not a face (a detector false positive, or a track that slid off the face) scores near 0
+and dies on the first frame it fails.
+
+Faces smaller than about 1/16 of the frame's longer side are below the full-range model's
+reach on the whole frame (it sees 192×192). `auto` adds square tiles of `tile_size` pixels,
+one every `tile_interval` frames in turn, so a small, distant face is found within one sweep
+of the tiles while no frame pays for more than two detector passes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..runtime import ModelOptions
+from . import landmarks as L
+from .face_detection import SPECS, Detection, FaceDetector, box_iou
+from .face_landmarks import FACE_SCALE, FaceLandmarker, FaceLandmarks, next_roi
+from .face_models import mediapipe_model
+from .face_roi import Roi, roi_from_axis
+
+DETECTOR_RANGES = ("near", "far", "auto")
+
+
+@dataclass
+class FrontEndConfig:
+    detector_range: str = "auto"  # near: short-range model; far: full-range; auto: full-range + tiles
+    detect_interval: int = 10  # frames between whole-frame detections
+    tile_size: int = 384  # auto: square tiles of this many pixels when the frame is larger
+    tile_interval: int = 5  # auto: frames between two tile passes
+    min_detection_score: float = 0.5
+    # The landmark model's face-presence probability. Real faces, 24 px to full frame, score
+    # > 0.9995 when frontal and > 0.98 turned; the non-faces it accepted on our no-face clips
+    # (a logo letter) scored 0.55-0.96. A new track must pass the stricter bar once.
+    min_presence: float = 0.9  # to keep a track
+    min_new_presence: float = 0.99  # to start one
+    max_faces: int = 8
+    iris: bool = True
+    runtime: ModelOptions = field(default_factory=ModelOptions)
+    detector_model_path: str = ""  # '' = the mediapipe wheel's model for the range
+    landmark_model_path: str = ""
+    iris_model_path: str = ""
+
+    def validate(self) -> None:
+        if self.detector_range not in DETECTOR_RANGES:
+            raise ValueError(f"detector_range must be one of {', '.join(DETECTOR_RANGES)}, got {self.detector_range!r}")
+        if not 1 <= self.max_faces <= 32:
+            raise ValueError(f"max_faces must be in [1, 32], got {self.max_faces}")
+        for name in ("min_detection_score", "min_presence", "min_new_presence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.detect_interval < 1 or self.tile_interval < 1:
+            raise ValueError("detect_interval and tile_interval must be >= 1")
+        if self.tile_size < 64:
+            raise ValueError(f"tile_size must be >= 64 pixels, got {self.tile_size}")
+
+
+@dataclass
+class FoundFace:
+    """One face of one frame, before identity: landmarks plus where they came from."""
+
+    landmarks: FaceLandmarks
+    detection_score: float  # of the detection that started the track (NaN if never detected)
+    track: int | None = None  # the track whose region produced it
+
+
+@dataclass
+class _Track:
+    roi: Roi | None  # region for the next frame; None once lost
+    detection_score: float
+
+
+def detection_roi(det: Detection) -> Roi:
+    """MediaPipe's detection -> face region: box centre, rotation from the eye keypoints, 1.5× the longer side."""
+    w, h = det.box[2] - det.box[0], det.box[3] - det.box[1]
+    centre = (det.box[:2] + det.box[2:]) / 2
+    return roi_from_axis(det.keypoints[0], det.keypoints[1], centre, max(w, h) * FACE_SCALE)
+
+
+def landmark_box(points: np.ndarray) -> np.ndarray:
+    mesh = points[:L.NUM_MESH, :2]
+    return np.concatenate([mesh.min(0), mesh.max(0)])
+
+
+class FaceFrontEnd:
+    """`find(rgb)` -> [FoundFace] for one frame; keeps the per-track regions between frames."""
+
+    def __init__(self, config: FrontEndConfig | None = None):
+        self.config = config or FrontEndConfig()
+        self.config.validate()
+        c = self.config
+        spec = SPECS["near" if c.detector_range == "near" else "far"]
+        model = c.detector_model_path or mediapipe_model("near" if c.detector_range == "near" else "far")
+        self.detector = None
+        self.landmarker = None
+        try:
+            self.detector = FaceDetector(
+                model, spec, c.runtime, min_score=c.min_detection_score, tile_size=c.tile_size if c.detector_range == "auto" else 0
+            )
+            self.landmarker = FaceLandmarker(
+                c.landmark_model_path or mediapipe_model("landmarks"), (c.iris_model_path or mediapipe_model("iris")) if c.iris else None, c.runtime
+            )
+        except Exception:
+            self.close()
+            raise
+        self._tracks: dict[int, _Track] = {}
+        self._next_key = 1
+        self._frame = 0
+        self._tile = 0  # the next tile to scan
+
+    def runtimes(self) -> dict:
+        """Every interpreter by role: detector, landmarks and (with iris) iris."""
+        out = {"detector": self.detector.runtime, "landmarks": self.landmarker.face}
+        if self.landmarker.iris is not None:
+            out["iris"] = self.landmarker.iris
+        return out
+
+    def describe(self) -> str:
+        return f"{self.config.detector_range} range; " + "; ".join(m.describe() for m in self.runtimes().values())
+
+    def reset(self) -> None:
+        self._tracks.clear()
+
+    def find(self, rgb: np.ndarray, all_windows: bool = False) -> list[FoundFace]:
+        """all_windows: run the whole detection cycle on this frame (a still image)."""
+        c = self.config
+        h, w = rgb.shape[:2]
+        found: list[FoundFace] = []
+        lost = False
+        for key, track in list(self._tracks.items()):
+            result = self.landmarker.mesh(rgb, track.roi)
+            if result.presence >= c.min_presence and _plausible(result.roi, w, h):
+                found.append(FoundFace(result, track.detection_score, key))
+            else:
+                del self._tracks[key]
+                lost = True
+        found = _dedupe(found)
+
+        windows = self._windows(w, h, lost, all_windows)
+        if windows and len(found) < c.max_faces:
+            for det in sorted(self.detector.detect(rgb, windows), key=lambda d: -d.score):
+                if len(found) >= c.max_faces:
+                    break
+                if found and box_iou(det.box, np.array([landmark_box(f.landmarks.points) for f in found])).max() > 0.2:
+                    continue  # a face we already follow
+                result = self.landmarker.mesh(rgb, detection_roi(det))
+                if result.presence >= c.min_new_presence and _plausible(result.roi, w, h):
+                    found = _dedupe([*found, FoundFace(result, det.score)])
+        self._frame += 1
+
+        tracks = {}
+        for face in found:
+            if self.landmarker.iris is not None:
+                self.landmarker.add_iris(rgb, face.landmarks)
+            key = face.track if face.track is not None else self._new_key()
+            face.track = key
+            tracks[key] = _Track(next_roi(face.landmarks.points), face.detection_score)
+        self._tracks = tracks
+        return found
+
+    def _windows(self, width: int, height: int, lost: bool, all_windows: bool) -> list[tuple[int, int, int, int]]:
+        """The detector windows for this frame: the whole frame when due, and the next tile."""
+        windows = self.detector.windows(width, height)
+        if all_windows:
+            return windows
+        due = []
+        # With nothing tracked the whole-frame pass runs every frame: it is then the only work,
+        # and costs about what following one face does.
+        if lost or not self._tracks or self._frame % self.config.detect_interval == 0:
+            due.append(windows[0])
+        tiles = windows[1:]
+        if tiles and self._frame % self.config.tile_interval == 0:
+            due.append(tiles[self._tile % len(tiles)])
+            self._tile += 1
+        return due
+
+    def _new_key(self) -> int:
+        self._next_key += 1
+        return self._next_key - 1
+
+    def close(self) -> None:
+        for part in (self.detector, self.landmarker):
+            if part is not None:
+                part.close()
+        self.detector = self.landmarker = None
+
+
+def _plausible(roi: Roi, width: int, height: int) -> bool:
+    """A region that grew past the frame or shrank to a few pixels is no face track."""
+    return 8.0 <= roi.size <= 3.0 * max(width, height)
+
+
+def _dedupe(faces: list[FoundFace], iou: float = 0.5) -> list[FoundFace]:
+    """Two regions that converged on one face: keep the older track (then the more confident)."""
+    order = sorted(faces, key=lambda f: (f.track is None, f.track or 0, -f.landmarks.presence))
+    kept: list[FoundFace] = []
+    boxes: list[np.ndarray] = []
+    for face in order:
+        box = landmark_box(face.landmarks.points)
+        if boxes and box_iou(box, np.array(boxes)).max() > iou:
+            continue
+        kept.append(face)
+        boxes.append(box)
+    return kept

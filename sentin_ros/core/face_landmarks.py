@@ -1,0 +1,117 @@
+"""Face landmarks (468 points) and iris (5 points an eye) on LiteRT, assembled into the
+478-point FaceMesh topology (468 mesh points, then the image-left iris, then the image-right
+iris; each iris: centre, image-right, top, image-left, bottom) that the rest of the core uses.
+
+Models: MediaPipe's `face_landmark.tflite` (192×192 input) and `iris_landmark.tflite`
+(64×64 input, one eye, trained on the image-left eye: the other eye is mirrored), Apache-2.0,
+shipped in the `mediapipe` wheel. Regions follow MediaPipe's face_landmark and iris graphs:
+the face square is 1.5× the face's extent rotated to the eye line; an eye square is 2.3× the
+distance between its corners.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..runtime import LiteModel, ModelOptions
+from . import landmarks as L
+from .face_roi import Roi, crop, roi_from_axis, roi_from_points
+
+NUM_MESH = L.NUM_MESH
+
+FACE_INPUT = 192
+IRIS_INPUT = 64
+FACE_SCALE = 1.5
+EYE_SCALE = 2.3
+
+
+@dataclass
+class FaceLandmarks:
+    points: np.ndarray  # 478×3 pixels (x, y, z; z in the scale of x); iris rows NaN without iris
+    presence: float  # the landmark model's face-presence probability
+    roi: Roi  # the region the landmarks were computed in
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0))))
+
+
+def _image_tensor(image: np.ndarray, roi: Roi, side: int) -> np.ndarray:
+    return (crop(image, roi, side).astype(np.float32) * (1.0 / 255.0))[None]
+
+
+class FaceLandmarker:
+    """`mesh(rgb, roi)` -> FaceLandmarks, then `add_iris(rgb, face)` for the faces that are kept."""
+
+    def __init__(self, face_model_path: str, iris_model_path: str | None, options: ModelOptions):
+        self.face = LiteModel(
+            face_model_path, options,
+            expected_inputs=[(1, FACE_INPUT, FACE_INPUT, 3)], expected_outputs=[(1, 1, 1, NUM_MESH * 3), (1, 1, 1, 1)],
+        )
+        self._face_in = self.face.inputs[0].index
+        self._mesh = self.face.output_by_shape((1, 1, 1, NUM_MESH * 3)).index
+        self._flag = self.face.output_by_shape((1, 1, 1, 1)).index
+        self.iris = None
+        if iris_model_path:
+            self.iris = LiteModel(
+                iris_model_path, options, batch_size=2,
+                expected_inputs=[(2, IRIS_INPUT, IRIS_INPUT, 3)], expected_outputs=[(1, 2 * 213), (1, 2 * 15)],  # batch folded into the last axis
+            )
+            self._iris_in = self.iris.inputs[0].index
+            self._iris_out = self.iris.output_by_shape((1, 2 * 15)).index
+        for model in self.models():
+            model.warm_up(1)
+
+    def models(self) -> list[LiteModel]:
+        return [m for m in (self.face, self.iris) if m is not None]
+
+    def mesh(self, rgb: np.ndarray, roi: Roi) -> FaceLandmarks:
+        """The 468 mesh points in the region (iris rows NaN) and the face-presence probability."""
+        out = self.face.run({self._face_in: _image_tensor(rgb, roi, FACE_INPUT)})
+        points = np.full((L.NUM_LANDMARKS, 3), np.nan, np.float32)
+        points[:NUM_MESH] = roi.from_input(out[self._mesh].reshape(NUM_MESH, 3), FACE_INPUT)
+        return FaceLandmarks(points, _sigmoid(float(out[self._flag].reshape(()))), roi)
+
+    def add_iris(self, rgb: np.ndarray, face: FaceLandmarks) -> None:
+        """Fills the 10 iris rows from the iris model on both eyes (one call, batch of two)."""
+        mesh = face.points[:NUM_MESH]
+        eyes = [_eye_roi(mesh, L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER), _eye_roi(mesh, L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER)]
+        # The model knows the image-left eye; the image-right one is mirrored in and out.
+        batch = np.concatenate([_image_tensor(rgb, eyes[0], IRIS_INPUT), _image_tensor(rgb, eyes[1], IRIS_INPUT)[:, :, ::-1]])
+        pts = self.iris.run({self._iris_in: batch})[self._iris_out].reshape(2, 5, 3)
+        pts[1, :, 0] = IRIS_INPUT - pts[1, :, 0]
+        for (iris_rows, (a, b)), roi, eye in zip(
+            ((L.RIGHT_IRIS, (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER)), (L.LEFT_IRIS, (L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER))), eyes, pts
+        ):
+            iris = roi.from_input(eye, IRIS_INPUT)
+            # The iris model's z is relative to the eye; anchor it at the eye corners' depth.
+            iris[:, 2] += (mesh[a, 2] + mesh[b, 2]) / 2
+            face.points[iris_rows[0]:iris_rows[-1] + 1] = _order_iris(iris, roi.angle)
+
+    def close(self) -> None:
+        for model in self.models():
+            model.close()
+
+
+def _eye_roi(mesh: np.ndarray, left: int, right: int) -> Roi:
+    """The square around the eye between corners `left` and `right` (image left -> right)."""
+    a, b = mesh[left, :2], mesh[right, :2]
+    return roi_from_axis(a, b, (a + b) / 2, float(np.linalg.norm(b - a)) * EYE_SCALE)
+
+
+def next_roi(points: np.ndarray) -> Roi:
+    """MediaPipe's landmarks -> next-frame region: extent on the eye-corner axis (33 -> 263), ×1.5."""
+    return roi_from_points(points[:NUM_MESH], L.RIGHT_EYE_OUTER, L.LEFT_EYE_OUTER, FACE_SCALE)
+
+
+def _order_iris(iris: np.ndarray, angle: float) -> np.ndarray:
+    """Centre first, then the contour points toward the eye's +x, -y (up), -x, +y, as FaceMesh orders them."""
+    c, s = np.cos(angle), np.sin(angle)
+    rel = iris[1:, :2] - iris[0, :2]
+    u = rel[:, 0] * c + rel[:, 1] * s
+    v = -rel[:, 0] * s + rel[:, 1] * c
+    order = [int(np.argmax(u)), int(np.argmin(v)), int(np.argmin(u)), int(np.argmax(v))]
+    if len(set(order)) < 4:  # degenerate contour: keep the model's order
+        return iris
+    return np.concatenate([iris[:1], iris[1:][order]])

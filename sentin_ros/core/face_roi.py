@@ -1,0 +1,73 @@
+"""Rotated square regions of interest and the warps between them and a model's input tensor."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A square of side `size` pixels centred at (cx, cy), rotated by `angle` radians.
+
+    angle is the rotation of the region's x axis from the image's x axis (clockwise in image
+    coordinates, y down), i.e. the region's x axis is (cos a, sin a) in the image.
+    """
+
+    cx: float
+    cy: float
+    size: float
+    angle: float
+
+    def to_input(self, side: int) -> np.ndarray:
+        """2×3 affine matrix image -> model input of `side`×`side` pixels."""
+        c, s = np.cos(self.angle), np.sin(self.angle)
+        k = side / self.size
+        # Inverse rotation, then scale, then move the centre to the middle of the tensor.
+        return np.array(
+            [[k * c, k * s, side / 2 - k * (c * self.cx + s * self.cy)],
+             [-k * s, k * c, side / 2 - k * (-s * self.cx + c * self.cy)]],
+            np.float32,
+        )
+
+    def from_input(self, points: np.ndarray, side: int) -> np.ndarray:
+        """Points (N, 2+) in model-input pixels -> image pixels (z, if any, scaled like x)."""
+        c, s = np.cos(self.angle), np.sin(self.angle)
+        k = self.size / side
+        u = (points[:, 0] - side / 2) * k
+        v = (points[:, 1] - side / 2) * k
+        out = np.empty_like(points, dtype=np.float32)
+        out[:, 0] = self.cx + c * u - s * v
+        out[:, 1] = self.cy + s * u + c * v
+        if points.shape[1] > 2:
+            out[:, 2:] = points[:, 2:] * k
+        return out
+
+    def box(self) -> tuple[float, float, float, float]:
+        half = self.size / 2
+        return (self.cx - half, self.cy - half, self.cx + half, self.cy + half)
+
+
+def roi_from_axis(start: np.ndarray, end: np.ndarray, centre: np.ndarray, size: float) -> Roi:
+    """A region whose x axis runs from `start` to `end` (e.g. the two eyes)."""
+    d = np.asarray(end, np.float64) - np.asarray(start, np.float64)
+    return Roi(float(centre[0]), float(centre[1]), float(size), float(np.arctan2(d[1], d[0])))
+
+
+def roi_from_points(points: np.ndarray, start: int, end: int, scale: float) -> Roi:
+    """MediaPipe's landmarks -> ROI rule: the points' extent in the frame rotated to the
+    start->end axis, its centre, the longer side times `scale`."""
+    d = points[end, :2] - points[start, :2]
+    angle = float(np.arctan2(d[1], d[0]))
+    c, s = np.cos(angle), np.sin(angle)
+    u = points[:, 0] * c + points[:, 1] * s
+    v = -points[:, 0] * s + points[:, 1] * c
+    cu, cv = (u.min() + u.max()) / 2, (v.min() + v.max()) / 2
+    side = max(u.max() - u.min(), v.max() - v.min()) * scale
+    return Roi(float(cu * c - cv * s), float(cu * s + cv * c), float(side), angle)
+
+
+def crop(image: np.ndarray, roi: Roi, side: int) -> np.ndarray:
+    """The region resampled to side×side (pixels outside the frame repeat the border)."""
+    return cv2.warpAffine(image, roi.to_input(side), (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
