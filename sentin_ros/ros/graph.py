@@ -38,7 +38,7 @@ DEBUG_VIEW = NodeSpec("debug_view", "sentin_ros.ros.debug_view_node", "DebugView
 SPECS = (SOURCE, FACE, EMOTION, STRESS, GAZE, DEBUG_VIEW)
 BY_KEY = {s.key: s for s in SPECS}
 MODELS = ("face", "emotion", "stress", "gaze")
-#: Nodes fed by the face node's FaceArray (one message per processed frame); they run LiteRT models.
+#: Nodes fed by the face node's FaceArray (one message per processed frame).
 FACE_CONSUMERS = ("emotion", "stress", "gaze")
 #: Nodes that read the camera images.
 IMAGE_NODES = ("source", "face", "debug_view")
@@ -56,7 +56,7 @@ class GraphConfig:
     source: str | None = None  # video file, image folder, /dev/videoN or camera index: adds the source node
     image_topic: str | None = None  # image_topic of the face, source and debug view nodes; None = the YAML's
     compressed: bool | None = None  # True/False: image_transport compressed/raw of those nodes; None = the YAML's
-    delegate: str | None = None  # of every model node; None = the YAML's
+    delegate: str | None = None  # of every node in MODELS (they all run LiteRT); None = the YAML's
     num_threads: int | None = None
     debug_image: bool = False  # adds the debug view node with debug_image on
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # node key ('*' = all) -> parameters (win over the rest)
@@ -81,7 +81,7 @@ class GraphConfig:
     def overrides_for(self, spec: NodeSpec) -> dict[str, Any]:
         """What this configuration sets on top of the YAML for `spec`."""
         values: dict[str, Any] = {}
-        if spec.key in FACE_CONSUMERS:
+        if spec.key in MODELS:  # every node that runs LiteRT models
             if self.delegate:
                 values["delegate"] = self.delegate
             if self.num_threads is not None:
