@@ -119,3 +119,18 @@ def test_metrics_are_right_on_a_known_case():
     assert m["per_class"]["angry"]["recall"] == pytest.approx(0.5) and m["per_class"]["angry"]["precision"] == 1.0
     assert m["per_class"]["happy"]["precision"] == pytest.approx(2 / 3)
     assert np.array(m["confusion_matrix"]).sum() == 5 and m["confusion_matrix"][0][3] == 1
+
+
+def test_both_modes_write_the_same_record_schema(clip_bag, deterministic):
+    realtime = ev.evaluate_realtime(str(clip_bag), settle_s=5.0)
+
+    def shape(result):
+        keys = set()
+        for frame in result["frames"]:
+            keys.add(("frame", tuple(sorted(k for k in frame if k != "faces"))))
+            for face in frame["faces"]:
+                keys.add(("face", tuple(sorted(k for k in face if not isinstance(face[k], dict)))))
+                keys.update((part, tuple(sorted(face[part]))) for part in ("emotion", "stress", "gaze") if part in face)
+        return keys
+
+    assert shape(realtime) == shape(deterministic) and len(shape(deterministic)) >= 3  # frame, face, emotion at least
