@@ -1,10 +1,10 @@
-"""Per-user gaze calibration (sentin_ros.inference.calibration), ROS-free."""
+"""Per-user gaze calibration (sentin_ros.inference.gaze_calibration), ROS-free."""
 import json
 
 import numpy as np
 import pytest
 
-from sentin_ros.inference.calibration import DEFAULT_POINTS, CalibrationError, GazeCalibration
+from sentin_ros.inference.gaze_calibration import DEFAULT_POINTS, CalibrationError, GazeCalibration
 
 A_TRUE = np.array([[1.12, 0.06], [-0.04, 0.9]])
 B_TRUE = np.array([-0.05, 0.08])

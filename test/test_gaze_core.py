@@ -20,7 +20,7 @@ from sentin_ros.inference.gaze import (
     confidence,
     pad_window,
 )
-from sentin_ros.inference.screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
+from sentin_ros.inference.gaze_screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
 from training.gaze import generator as G
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -119,7 +119,7 @@ def test_tracker_windows_and_forget(model):
 
 
 def test_tracker_applies_a_calibration(model):
-    from sentin_ros.inference.calibration import GazeCalibration
+    from sentin_ros.inference.gaze_calibration import GazeCalibration
 
     cal = GazeCalibration()
     for p, t in (((0.1, 0.1), (0.2, 0.1)), ((0.9, 0.1), (1.0, 0.1)), ((0.1, 0.9), (0.2, 0.9)), ((0.5, 0.5), (0.6, 0.5))):

@@ -5,7 +5,7 @@ import time
 import numpy as np
 from std_msgs.msg import Header
 
-from sentin_ros.inference.screen import REFERENCE_SCREEN
+from sentin_ros.inference.gaze_screen import REFERENCE_SCREEN
 from sentin_ros.msg import Face, FaceArray, Gaze
 from sentin_ros.ros.gaze_node import GazeNode
 from sentin_ros.srv import CalibrateGaze

@@ -16,7 +16,7 @@ through the same functions):
   INT8 input range (one scale per tensor) alike; head pose degrees / 90.
 
 `GazeTracker` keeps a 15-frame window per face, smooths the model output with a One-Euro filter
-(optional), applies the per-user calibration (calibration.GazeCalibration) and adds the gaze
+(optional), applies the per-user calibration (gaze_calibration.GazeCalibration) and adds the gaze
 direction, on_screen and a confidence.
 
 "Left"/"right" on the screen are as the user sees it: x = 0 is the screen's left edge from the
@@ -31,7 +31,7 @@ import numpy as np
 from ..core.head_pose import rotation_from_angles
 from ..media.camera import default_camera_matrix
 from ..runtime import LiteModel, ModelError, ModelOptions
-from .screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
+from .gaze_screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
 from .windows import FaceWindows
 
 __all__ = [
@@ -203,7 +203,7 @@ class GazeTracker:
 
     A gap longer than `max_gap_s` between two frames of a face restarts its window (a lost and
     found face must not mix old frames into the new estimate). `calibration` (optional) is an
-    object with `calibrated` and `apply(xy)` (calibration.GazeCalibration). `smoothing`: run the
+    object with `calibrated` and `apply(xy)` (gaze_calibration.GazeCalibration). `smoothing`: run the
     model output through a OneEuroFilter per face (raw_x/raw_y are the filtered model output;
     the calibration is applied after it).
     """

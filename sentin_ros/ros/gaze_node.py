@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from sensor_msgs.msg import CameraInfo
 
-from ..inference.calibration import CalibrationError, GazeCalibration
 from ..inference.gaze import GazeModel, GazeTracker
-from ..inference.screen import ScreenGeometry
+from ..inference.gaze_calibration import CalibrationError, GazeCalibration
+from ..inference.gaze_screen import ScreenGeometry
 from .convert.images import camera_from_info, stamp_to_seconds
 from .convert.outputs import gaze_fields, gaze_msg
 from .model_node import ModelNode

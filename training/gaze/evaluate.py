@@ -27,9 +27,9 @@ import time
 
 import numpy as np
 
-from sentin_ros.inference.calibration import DEFAULT_POINTS, GazeCalibration
 from sentin_ros.inference.gaze import GazeModel, canonical_eye_features
-from sentin_ros.inference.screen import REFERENCE_SCREEN, angle_deg, convert
+from sentin_ros.inference.gaze_calibration import DEFAULT_POINTS, GazeCalibration
+from sentin_ros.inference.gaze_screen import REFERENCE_SCREEN, angle_deg, convert
 from sentin_ros.runtime import ModelOptions
 
 from . import generator as G

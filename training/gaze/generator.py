@@ -11,7 +11,7 @@ No gaze data set is available here, so the training data come from geometry:
   ~1.5 deg vertical). Lids are points just outside the eyeball whose elevation follows the
   eye's vertical rotation (the upper lid more) and closes in blinks.
 * Scene: a screen with the camera at its top centre (the screen is the camera's z = 0 plane,
-  see sentin_ros.inference.screen), a head at 0.4-0.9 m, random pose (yaw +-35, pitch +-25,
+  see sentin_ros.inference.gaze_screen), a head at 0.4-0.9 m, random pose (yaw +-35, pitch +-25,
   roll +-15 deg) that drifts or turns during the sequence, and gaze targets on the screen (and
   some off it) with 15-frame dynamics: fixations with drift, saccades, smooth pursuit, blinks.
 * Image: pinhole projection with a focal length within +-10% of the default guess (the runtime
@@ -24,7 +24,7 @@ No gaze data set is available here, so the training data come from geometry:
   exactly the numbers it sees at run time.
 
 Labels: the fixated point at the LAST frame (camera plane, mm) and as a normalized point on
-sentin_ros.inference.screen.REFERENCE_SCREEN (the model's output convention).
+sentin_ros.inference.gaze_screen.REFERENCE_SCREEN (the model's output convention).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ import numpy as np
 from sentin_ros.core import landmarks as L
 from sentin_ros.core.features import eye_features
 from sentin_ros.core.head_pose import MODEL_LANDMARKS, MODEL_POINTS_MM, HeadPoseEstimator, default_camera_matrix, rotation_from_angles
-from sentin_ros.inference.screen import REFERENCE_SCREEN, ScreenGeometry
+from sentin_ros.inference.gaze_screen import REFERENCE_SCREEN, ScreenGeometry
 
 SEQ_LEN = 15
 _IDX = {lm: i for i, lm in enumerate(MODEL_LANDMARKS)}

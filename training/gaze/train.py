@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from sentin_ros.inference import gaze as runtime_gaze  # noqa: E402
-from sentin_ros.inference.screen import REFERENCE_SCREEN  # noqa: E402
+from sentin_ros.inference.gaze_screen import REFERENCE_SCREEN  # noqa: E402
 
 from . import generator as G  # noqa: E402
 
