@@ -25,16 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sentin_ros.inference.emotion import CLASSES  # noqa: E402
-from sentin_ros.tools import bag_cli, bags  # noqa: E402
-from sentin_ros.tools import evaluate as ev  # noqa: E402
-from sentin_ros.tools.report import write_report  # noqa: E402
+from sentin_ros.tools import bags  # noqa: E402
+from sentin_ros.tools import eval as ev  # noqa: E402
+from sentin_ros.tools.bags import cli as bag_cli  # noqa: E402
+from sentin_ros.tools.eval.report import write_report  # noqa: E402
 
 NPZ = ROOT.parent / "shared" / "datasets" / "fer2013.npz"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 def peer_through_its_detector(bag: Path) -> dict | None:
-    from sentin_ros.tools.bench import FerPeer, fer_model
+    from sentin_ros.tools.bench.models import FerPeer, fer_model
 
     path, note = fer_model()
     if path is None:

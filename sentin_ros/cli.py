@@ -4,8 +4,8 @@
                      [--namespace NS] [--models face,emotion,stress,gaze] [--delegate D] [--threads N]
                      [--compressed] [--debug-image] [--loop] [--rate HZ] [--lockstep] [--ros-args ...]
     sentin-ros demo  [--video PATH | --camera N] [--frames N] [--out DIR] [--realtime] ...
-    sentin-ros bag   ...   (sentin_ros.tools.bag_cli)
-    sentin-ros bench ...   (sentin_ros.tools.bench)
+    sentin-ros bag   ...   (sentin_ros.tools.bags.cli)
+    sentin-ros bench ...   (sentin_ros.tools.bench.cli)
 
 `run` is the one-process equivalent of launch/sentin.launch.py: the same nodes from the same
 YAML in one MultiThreadedExecutor, lifecycles driven to active in pipeline order; it runs until
@@ -23,7 +23,7 @@ import time
 from .ros.graph import MODELS, default_params_file
 
 #: Subcommands the tools provide, imported only when used.
-HOOKS = {"bag": "sentin_ros.tools.bag_cli", "bench": "sentin_ros.tools.bench"}
+HOOKS = {"bag": "sentin_ros.tools.bags.cli", "bench": "sentin_ros.tools.bench.cli"}
 
 
 def _models(text: str) -> tuple[str, ...]:

@@ -11,7 +11,9 @@ import numpy as np
 
 from .core.face_pipeline import FaceObservation, FacePipeline, FacePipelineConfig
 from .inference.emotion import EmotionModel, EmotionResult, interpret
+from .inference.gaze import GazeEstimate, GazeModel, GazeTracker
 from .inference.model_paths import default_model_path
+from .inference.stress import StressEstimate, StressModel, StressTracker
 from .runtime import ModelOptions
 
 
@@ -33,8 +35,8 @@ class PipelineConfig:
 class FaceResult:
     face: FaceObservation
     emotion: EmotionResult | None = None
-    stress: object | None = None  # inference.stress.StressEstimate
-    gaze: object | None = None  # inference.gaze estimate
+    stress: StressEstimate | None = None
+    gaze: GazeEstimate | None = None
 
 
 @dataclass
@@ -57,14 +59,10 @@ class PerceptionPipeline:
         self.gaze = None
         self._models = [m for m in (self.emotion,) if m is not None]
         if c.stress:
-            from .inference.stress import StressModel, StressTracker
-
             stress_model = StressModel(c.stress_model, options)
             self._models.append(stress_model)
             self.stress = StressTracker(stress_model)
         if c.gaze:
-            from .inference.gaze import GazeModel, GazeTracker
-
             gaze_model = GazeModel(c.gaze_model, options)
             self._models.append(gaze_model)
             self.gaze = GazeTracker(gaze_model)
@@ -88,7 +86,7 @@ class PerceptionPipeline:
             if self.gaze is not None:
                 t = time.perf_counter()
                 r.gaze = self.gaze.push(
-                    face.face_id, stamp, face.eye, face.pitch, face.yaw, face.roll, image_size=(frame.width, frame.height),
+                    face.face_id, stamp, face.eye, face.yaw, face.pitch, face.roll, image_size=(frame.width, frame.height),
                     head_position_m=face.head_position if face.head_position[2] > 0 else None,
                     camera_matrix=self.faces.pose.camera_matrix,
                 )

@@ -25,6 +25,16 @@ needs_media = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def ros():
+    """A real rclpy context, executor and helper node for one node test (test/ros_harness.py)."""
+    from test.ros_harness import RosHarness
+
+    h = RosHarness()
+    yield h
+    h.close()
+
+
 @pytest.fixture(scope="session")
 def astronaut_bgr():
     import cv2

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from sentin_ros.inference.emotion import CLASSES
-from sentin_ros.tools import bag_cli, bags
+from sentin_ros.tools import bags
+from sentin_ros.tools.bags import cli as bag_cli
 
 
 def make(*args):

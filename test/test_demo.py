@@ -29,12 +29,10 @@ def test_demo_on_the_generated_clip(tmp_path):
     assert Path(video).parent == out and (out / "demo_clip.mp4").is_file()
 
 
-def test_bag_and_bench_hooks_say_when_their_module_is_missing():
-    for cmd, module in (("bag", "sentin_ros/tools/bag_cli.py"), ("bench", "sentin_ros/tools/bench.py")):
-        if (ROOT / module).exists():
-            continue
-        proc = subprocess.run([sys.executable, "-m", "sentin_ros", cmd], cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 2 and "not installed" in proc.stderr, proc.stderr
+def test_bag_and_bench_subcommands_reach_their_tools():
+    for cmd, usage in (("bag", "usage: sentin-ros bag"), ("bench", "usage: sentin-ros bench")):
+        proc = subprocess.run([sys.executable, "-m", "sentin_ros", cmd, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and usage in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_run_stops_cleanly_at_the_end_of_a_video(tmp_path):

@@ -10,10 +10,8 @@ from sentin_ros.inference.model_paths import default_model_path
 from sentin_ros.msg import Emotion, FaceArray
 from sentin_ros.ros.convert.faces import frame_to_msg
 from sentin_ros.ros.emotion_node import EmotionNode
-from test.ros_harness import RosHarness
 
 MODEL = default_model_path("emotion")
-pytestmark = pytest.mark.skipif(not __import__("os").path.exists(MODEL), reason=f"emotion model {MODEL} not present")
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +26,6 @@ def astronaut_faces(astronaut_bgr):
     msg = frame_to_msg(frame, header)
     msg.faces[0].face_id = 17
     return msg
-
-
-@pytest.fixture
-def ros():
-    h = RosHarness()
-    yield h
-    h.close()
 
 
 def _run(ros, node, msg: FaceArray, n=1, timeout=10.0):

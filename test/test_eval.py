@@ -1,15 +1,15 @@
 """`sentin-ros bag eval` on small generated bags: real MediaPipe, LiteRT and rclpy, no mocks.
 
-Stages whose model or module is not in the checkout yet are skipped by the evaluator with a
-stated reason; the tests check what runs and that the reason is reported.
+Every stage runs (the models are committed); a stage is skipped only when not requested.
 """
 import json
 
 import numpy as np
 import pytest
 
-from sentin_ros.tools import bag_cli, bags
-from sentin_ros.tools import evaluate as ev
+from sentin_ros.tools import bags
+from sentin_ros.tools import eval as ev
+from sentin_ros.tools.bags import cli as bag_cli
 from test.test_bags import fail, make, tiny_fer_npz
 
 
@@ -41,8 +41,7 @@ def test_deterministic_round_trip_and_report(clip_bag, tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["frames_processed"] == 10 and report["dropped"] == 0
     assert report["faces_per_frame"][6:8] == [0, 0] and sum(report["faces_per_frame"]) >= 7
-    for stage, state in report["stages"].items():  # on, or skipped with a reason
-        assert state == "on" or (state.startswith("skipped: ") and len(state) > 15), (stage, state)
+    assert report["stages"] == {"emotion": "on", "stress": "on", "gaze": "on"}
     assert report["timings_ms"]["face"]["n"] == 10 and report["resources"]["rss_mb_max"] > 0
     outputs = json.loads((out / "outputs.json").read_text())
     assert len(outputs) == 10 and outputs[0]["stamp_ns"] == int(bags.DEFAULT_START_S * 1e9)
@@ -56,12 +55,11 @@ def test_deterministic_mode_reproduces_exactly(clip_bag, deterministic):
     assert again["outputs_sha256"] == deterministic["outputs_sha256"]
     faces = [f for fr in deterministic["frames"] for f in fr["faces"]]
     assert faces and all(f["face_id"] >= 1 and f["roi"][2] > 20 for f in faces)
-    if deterministic["stages"]["emotion"] == "on":
-        assert all(abs(sum(f["emotion"]["probabilities"]) - 1) < 1e-3 for f in faces)
+    assert all(abs(sum(f["emotion"]["probabilities"]) - 1) < 1e-3 for f in faces)
 
 
 def test_label_topic_aligns_with_outputs(labelled_bag, tmp_path):
-    from sentin_ros.tools.report import write_report
+    from sentin_ros.tools.eval.report import write_report
 
     result = ev.evaluate_deterministic(str(labelled_bag))
     labelled = [f for f in result["frames"] if "label" in f]
@@ -71,13 +69,10 @@ def test_label_topic_aligns_with_outputs(labelled_bag, tmp_path):
         assert bags.stamp_ns(st["sec"], st["nanosec"]) == frame["stamp_ns"]
     acc = result["accuracy"]
     assert acc["labelled_frames"] == 3 and acc["detector_missed"] <= 1
-    if result["stages"]["emotion"] == "on":
-        assert acc["detected"]["n"] + acc["detector_missed"] == 3
-        assert len(acc["detected"]["confusion_matrix"]) == 7
-        html = (tmp_path / "report.html").read_text() if write_report(result, tmp_path) else ""
-        assert 'alt="confusion_matrix"' in html and "Emotion accuracy" in html
-    else:
-        assert "emotion stage skipped" in acc["note"]
+    assert acc["detected"]["n"] + acc["detector_missed"] == 3
+    assert len(acc["detected"]["confusion_matrix"]) == 7
+    html = (tmp_path / "report.html").read_text() if write_report(result, tmp_path) else ""
+    assert 'alt="confusion_matrix"' in html and "Emotion accuracy" in html
 
 
 def test_realtime_mode_reports_latency_and_drops(clip_bag, tmp_path):
@@ -90,8 +85,8 @@ def test_realtime_mode_reports_latency_and_drops(clip_bag, tmp_path):
     lat = result["latency_ms"]["faces"]
     assert lat["n"] == result["frames_processed"] > 0 and 0 < lat["p50"] <= lat["p99"]
     assert result["node_stats"]["faces"]["received"] >= result["frames_processed"]
-    if result["stages"]["emotion"] == "on":
-        assert result["latency_ms"]["emotion"]["n"] > 0
+    assert result["stages"] == {"emotion": "on", "stress": "on", "gaze": "on"}
+    assert result["latency_ms"]["emotion"]["n"] > 0
     # the outputs went to a bag typed with the sentin_ros messages from msg/*.msg
     info = bags.bag_topics(tmp_path / "outputs")
     assert info["topics"]["/faces"] == "sentin_ros/msg/FaceArray"
@@ -109,8 +104,7 @@ def test_deterministic_outputs_recorded_to_bag(clip_bag, tmp_path):
     result = ev.evaluate_deterministic(str(clip_bag), max_frames=3, record_outputs=str(tmp_path / "o.mcap"))
     counts = bags.bag_topics(tmp_path / "o")["counts"]
     assert counts["/faces"] == 3
-    if result["stages"]["emotion"] == "on":
-        assert counts["/emotion"] == sum(len(f["faces"]) for f in result["frames"])
+    assert counts["/emotion"] == sum(len(f["faces"]) for f in result["frames"])
 
 
 def test_eval_errors_are_clean(clip_bag, tmp_path, capsys):

@@ -2,21 +2,12 @@
 import time
 
 import numpy as np
-import pytest
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from sentin_ros.msg import FaceArray
 from sentin_ros.ros.convert.images import array_to_image
 from sentin_ros.ros.face_node import FaceNode
-from test.ros_harness import RosHarness
-
-
-@pytest.fixture
-def ros():
-    h = RosHarness()
-    yield h
-    h.close()
 
 
 def _header(sec, frame="camera_optical"):

@@ -51,8 +51,8 @@ def test_looking_left_and_right(model, yaw):
     for _ in range(3):
         left = _fixation(rng, cfg, subject, session, 0.15, yaw=yaw)
         right = _fixation(rng, cfg, subject, session, 0.85, yaw=yaw)
-        xl, _ = model.predict(left.eye, left.pyr, (left.width, left.height))
-        xr, _ = model.predict(right.eye, right.pyr, (right.width, right.height))
+        xl, _ = model.predict(left.eye, left.ypr, (left.width, left.height))
+        xr, _ = model.predict(right.eye, right.ypr, (right.width, right.height))
         assert xl < 0.5 < xr, (yaw, xl, xr)
 
 
@@ -60,8 +60,8 @@ def test_looking_up_and_down(model):
     rng, cfg, subject, session = _subject_session(seed=4)
     top = _fixation(rng, cfg, subject, session, 0.5, y=0.1)
     bottom = _fixation(rng, cfg, subject, session, 0.5, y=0.9)
-    _, yt = model.predict(top.eye, top.pyr, (640, 480))
-    _, yb = model.predict(bottom.eye, bottom.pyr, (640, 480))
+    _, yt = model.predict(top.eye, top.ypr, (640, 480))
+    _, yb = model.predict(bottom.eye, bottom.ypr, (640, 480))
     assert yt < 0.5 < yb
 
 
@@ -71,30 +71,30 @@ def test_image_size_does_not_change_the_answer_much(model):
     for size in ((640, 480), (1280, 720)):
         rng, cfg, subject, session = _subject_session(seed=5, size=size)
         seqs = [_fixation(rng, cfg, subject, session, 0.3, 0.4) for _ in range(4)]
-        xs.append(np.mean([model.predict(s.eye, s.pyr, (s.width, s.height)) for s in seqs], axis=0))
+        xs.append(np.mean([model.predict(s.eye, s.ypr, (s.width, s.height)) for s in seqs], axis=0))
     assert np.linalg.norm(xs[0] - xs[1]) < 0.1
 
 
 def test_short_and_long_histories(model):
     rng, cfg, subject, session = _subject_session(seed=6)
     seq = _fixation(rng, cfg, subject, session, 0.2)
-    x1 = model.predict(seq.eye[-1:], seq.pyr)  # one frame
-    x5 = model.predict(seq.eye[-5:], seq.pyr)
+    x1 = model.predict(seq.eye[-1:], seq.ypr)  # one frame
+    x5 = model.predict(seq.eye[-5:], seq.ypr)
     assert all(np.isfinite(v) for v in x1 + x5)
     assert x5[0] < 0.5
     longer = np.concatenate([np.zeros((7, 10), np.float32), seq.eye])  # 22 frames: only the last 15 count
-    assert model.predict(longer, seq.pyr) == model.predict(seq.eye, seq.pyr)
+    assert model.predict(longer, seq.ypr) == model.predict(seq.eye, seq.ypr)
     padded = pad_window(seq.eye[-3:])
     assert padded.shape == (SEQ_LEN, 10) and np.all(padded[:13] == seq.eye[-3])
     with pytest.raises(ValueError):
-        model.predict(np.zeros((0, 10)), seq.pyr)
+        model.predict(np.zeros((0, 10)), seq.ypr)
 
 
 def test_tracker_windows_and_forget(model):
     rng, cfg, subject, session = _subject_session(seed=7)
     seq = _fixation(rng, cfg, subject, session, 0.8)
     tracker = GazeTracker(model, min_frames=5, max_gap_s=0.5)
-    outs = [tracker.push(1, 0.033 * i, seq.eye[i], *seq.pyr, image_size=(640, 480), head_position_m=seq.head_position_m)
+    outs = [tracker.push(1, 0.033 * i, seq.eye[i], *seq.ypr, image_size=(640, 480), head_position_m=seq.head_position_m)
             for i in range(SEQ_LEN)]
     assert outs[:4] == [None] * 4 and all(o is not None for o in outs[4:])
     last = outs[-1]
@@ -106,15 +106,15 @@ def test_tracker_windows_and_forget(model):
     assert last.direction[2] < 0 and last.direction[0] < 0.2
     assert tracker.face_ids == [1] and tracker.history(1) == SEQ_LEN
     # a second face does not disturb the first
-    assert tracker.push(2, 0.5, seq.eye[0], *seq.pyr) is None
+    assert tracker.push(2, 0.5, seq.eye[0], *seq.ypr) is None
     tracker.forget(1)
     assert tracker.face_ids == [2] and tracker.history(1) == 0
-    assert tracker.push(1, 1.0, seq.eye[0], *seq.pyr) is None  # history starts again
+    assert tracker.push(1, 1.0, seq.eye[0], *seq.ypr) is None  # history starts again
     # a gap longer than max_gap_s restarts the window
     for i in range(5):
-        tracker.push(3, 2.0 + 0.03 * i, seq.eye[i], *seq.pyr)
+        tracker.push(3, 2.0 + 0.03 * i, seq.eye[i], *seq.ypr)
     assert tracker.history(3) == 5
-    assert tracker.push(3, 5.0, seq.eye[5], *seq.pyr) is None and tracker.history(3) == 1
+    assert tracker.push(3, 5.0, seq.eye[5], *seq.ypr) is None and tracker.history(3) == 1
     tracker.forget(99)  # unknown faces are fine
 
 
@@ -128,7 +128,7 @@ def test_tracker_applies_a_calibration(model):
     rng, cfg, subject, session = _subject_session(seed=8)
     seq = _fixation(rng, cfg, subject, session, 0.5)
     tracker = GazeTracker(model, min_frames=1, calibration=cal)
-    est = tracker.push(1, 0.0, seq.eye[-1], *seq.pyr)
+    est = tracker.push(1, 0.0, seq.eye[-1], *seq.ypr)
     assert est.calibrated and est.x == pytest.approx(est.raw_x + 0.1, abs=1e-6)
 
 
@@ -139,7 +139,7 @@ def test_confidence_low_for_closed_eyes_and_turned_heads():
     closed = seq.copy()
     closed[-3:, 4:6] = 0.03
     assert confidence(closed, (0, 0, 0), SEQ_LEN) == 0.0
-    assert confidence(seq, (0, 60, 0), SEQ_LEN) == 0.0
+    assert confidence(seq, (60, 0, 0), SEQ_LEN) == 0.0  # yaw 60°
     assert confidence(seq, (0, 0, 0), 4) < 0.6
 
 

@@ -3,24 +3,15 @@ service end to end, missing faces and short histories."""
 import time
 
 import numpy as np
-import pytest
 from std_msgs.msg import Header
 
 from sentin_ros.inference.screen import REFERENCE_SCREEN
 from sentin_ros.msg import Face, FaceArray, Gaze
 from sentin_ros.ros.gaze_node import GazeNode
 from sentin_ros.srv import CalibrateGaze
-from test.ros_harness import RosHarness
 from training.gaze import generator as G
 
 TARGETS = [(0.05, 0.05), (0.95, 0.05), (0.5, 0.5), (0.05, 0.95), (0.95, 0.95)]
-
-
-@pytest.fixture
-def ros():
-    h = RosHarness()
-    yield h
-    h.close()
 
 
 class Feeder:

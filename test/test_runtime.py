@@ -17,9 +17,6 @@ from sentin_ros.runtime import LiteModel, ModelError, ModelOptions
 
 # SENTIN_TEST_EMOTION_MODEL: run the node tests against a candidate model instead of the committed one.
 EMOTION_MODEL = os.environ.get("SENTIN_TEST_EMOTION_MODEL") or default_model_path("emotion")
-needs_emotion_model = pytest.mark.skipif(
-    not os.path.isfile(EMOTION_MODEL), reason=f"{EMOTION_MODEL} is not in the checkout yet (issue 3 lands it)"
-)
 
 
 def _mediapipe_model(name: str = "face_detection_short_range.tflite") -> str:
@@ -130,15 +127,6 @@ def test_create_close_cycles_do_not_leak():
 
 
 # -- through rclpy ----------------------------------------------------------------------------
-@pytest.fixture
-def ros():
-    from test.ros_harness import RosHarness
-
-    h = RosHarness()
-    yield h
-    h.close()
-
-
 def _emotion_node(ros, **params):
     from rclpy.parameter import Parameter
 
@@ -164,7 +152,6 @@ def test_emotion_node_wrong_shape_model_fails_configure(ros):
     assert ros.state("emotion_node") == "unconfigured" and "shapes" in node.last_error
 
 
-@needs_emotion_model
 def test_emotion_node_configure_cleanup_cycles_do_not_leak(ros):
     node = _emotion_node(ros, model_path=EMOTION_MODEL)
     for _ in range(3):
@@ -180,7 +167,6 @@ def test_emotion_node_configure_cleanup_cycles_do_not_leak(ros):
     assert rss1 - rss0 < 30, f"RSS grew {rss1 - rss0:.1f} MB over 50 configure/cleanup cycles"
 
 
-@needs_emotion_model
 def test_emotion_node_parameter_changes_while_active(ros, astronaut_bgr):
     from rclpy.parameter import Parameter
     from std_msgs.msg import Header

@@ -5,23 +5,14 @@ import os
 
 import cv2
 import numpy as np
-import pytest
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Bool
 
 from sentin_ros.ros.source_node import SourceNode
-from test.ros_harness import RosHarness
 
 NS = f"src{os.getpid()}"
-
-
-@pytest.fixture
-def ros():
-    h = RosHarness()
-    yield h
-    h.close()
 
 
 def _node(ros, **params):

@@ -9,7 +9,6 @@ from std_msgs.msg import Header
 from sentin_ros.msg import FaceArray, Stress
 from sentin_ros.ros.convert.faces import frame_to_msg
 from sentin_ros.ros.stress_node import StressNode
-from test.ros_harness import RosHarness
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +19,6 @@ def astronaut_frame(astronaut_bgr):
     frame = p.process(astronaut_bgr, 0.0, "bgr8")
     p.close()
     return frame
-
-
-@pytest.fixture
-def ros():
-    h = RosHarness()
-    yield h
-    h.close()
 
 
 def _msg(frame, t, with_face=True):

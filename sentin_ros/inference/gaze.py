@@ -2,7 +2,8 @@
 
 Model: models/gaze_hybrid_int8.tflite (card: models/gaze_hybrid_int8.md), trained on synthetic
 sequences from training/gaze/generator.py. Inputs 1×15×10 (eye features, oldest frame first)
-and 1×3 (head pitch, yaw, roll); output 1×2, a normalized point on screen.REFERENCE_SCREEN,
+and 1×3 (head pitch, yaw, roll: the tensor's own order; every function here takes (yaw, pitch,
+roll) like the rest of the package and reorders); output 1×2, a normalized point on screen.REFERENCE_SCREEN,
 which `GazeModel` converts to the configured screen.
 
 Input scaling (done here, in float, before the INT8 quantization, and by the training script
@@ -12,7 +13,7 @@ through the same functions):
   normalized camera coordinates (x/z, y/z), using the camera matrix (default_camera_matrix when
   none is given, as in the face core).
 * `standardize`: (feature - EYE_MEAN) / EYE_STD, clipped to +-5, so every feature uses the
-  INT8 input range (one scale per tensor) alike; head pose (pitch, yaw, roll) degrees / 90.
+  INT8 input range (one scale per tensor) alike; head pose degrees / 90.
 
 `GazeTracker` keeps a 15-frame window per face, smooths the model output with a One-Euro filter
 (optional), applies the per-user calibration (calibration.GazeCalibration) and adds the gaze
@@ -23,14 +24,15 @@ user's point of view (the camera image's right side).
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.head_pose import rotation_from_angles
 from ..media.camera import default_camera_matrix
 from ..runtime import LiteModel, ModelError, ModelOptions
 from .screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
+from .windows import FaceWindows
 
 __all__ = [
     "SEQ_LEN", "GazeModel", "GazeTracker", "GazeEstimate", "ScreenGeometry", "REFERENCE_SCREEN",
@@ -68,8 +70,10 @@ def standardize(canonical: np.ndarray) -> np.ndarray:
     return np.clip((np.asarray(canonical, np.float32) - EYE_MEAN) / EYE_STD, -CLIP, CLIP)
 
 
-def head_input(pitch_yaw_roll) -> np.ndarray:
-    return np.asarray(pitch_yaw_roll, np.float32).reshape(-1, 3) / HEAD_SCALE_DEG
+def head_input(yaw_pitch_roll) -> np.ndarray:
+    """(..., 3) (yaw, pitch, roll) degrees -> the model's head tensor rows: (pitch, yaw, roll) / 90."""
+    ypr = np.asarray(yaw_pitch_roll, np.float32).reshape(-1, 3)
+    return ypr[:, [1, 0, 2]] / HEAD_SCALE_DEG
 
 
 def pad_window(seq: np.ndarray, length: int = SEQ_LEN) -> np.ndarray:
@@ -82,12 +86,12 @@ def pad_window(seq: np.ndarray, length: int = SEQ_LEN) -> np.ndarray:
     return np.concatenate([np.repeat(seq[:1], length - seq.shape[0], axis=0), seq], axis=0)
 
 
-def model_inputs(canonical_seq: np.ndarray, pitch_yaw_roll) -> tuple[np.ndarray, np.ndarray]:
-    """(1, 15, 10) and (1, 3) float model inputs from canonical features and head pose in degrees."""
-    return standardize(pad_window(canonical_seq))[None], head_input(pitch_yaw_roll)
+def model_inputs(canonical_seq: np.ndarray, yaw_pitch_roll) -> tuple[np.ndarray, np.ndarray]:
+    """(1, 15, 10) and (1, 3) float model inputs from canonical features and head pose (yaw, pitch, roll) in degrees."""
+    return standardize(pad_window(canonical_seq))[None], head_input(yaw_pitch_roll)
 
 
-def confidence(canonical_seq: np.ndarray, pitch_yaw_roll, history: int) -> float:
+def confidence(canonical_seq: np.ndarray, yaw_pitch_roll, history: int) -> float:
     """[0, 1]: product of eye openness (last 3 frames), history length and head-turn factors.
 
     openness: lid opening / eye width 0.08 (closed) -> 0, 0.16 and above -> 1;
@@ -97,7 +101,7 @@ def confidence(canonical_seq: np.ndarray, pitch_yaw_roll, history: int) -> float
     opening = float(np.mean(seq[-3:, 4:6]))
     c_open = float(np.clip((opening - 0.08) / 0.08, 0.0, 1.0))
     c_hist = float(np.sqrt(np.clip(history / SEQ_LEN, 0.0, 1.0)))
-    pitch, yaw, _ = (float(v) for v in np.asarray(pitch_yaw_roll).ravel()[:3])
+    yaw, pitch, _ = (float(v) for v in np.asarray(yaw_pitch_roll).ravel()[:3])
     c_head = float(np.clip(min((55 - abs(yaw)) / 20, (45 - abs(pitch)) / 20), 0.0, 1.0))
     return c_open * c_hist * c_head
 
@@ -119,27 +123,27 @@ class GazeModel:
     def describe(self) -> str:
         return self.runtime.describe()
 
-    def predict_reference(self, canonical_seq: np.ndarray, pitch_yaw_roll) -> np.ndarray:
+    def predict_reference(self, canonical_seq: np.ndarray, yaw_pitch_roll) -> np.ndarray:
         """Raw model output: normalized point on REFERENCE_SCREEN, from canonical features."""
-        seq, head = model_inputs(canonical_seq, pitch_yaw_roll)
+        seq, head = model_inputs(canonical_seq, yaw_pitch_roll)
         out = self.runtime.run({self._seq: seq, self._head: head})[self._out]
         return out.reshape(2).astype(np.float64)
 
     def predict(
         self,
         eye_seq: np.ndarray,
-        head_pose_pyr,
+        yaw_pitch_roll,
         image_size: tuple[int, int] = (640, 480),
         camera_matrix: np.ndarray | None = None,
     ) -> tuple[float, float]:
         """(x, y) normalized on self.screen from face-core eye features (T, 10), oldest first.
 
         T < 15 is padded by repeating the oldest frame; T > 15 uses the last 15 frames.
-        head_pose_pyr: (pitch, yaw, roll) degrees of the newest frame. image_size: (width, height)
+        yaw_pitch_roll: head pose (yaw, pitch, roll), degrees, of the newest frame. image_size: (width, height)
         of the frames the features came from; camera_matrix: None = default_camera_matrix.
         """
         canon = canonical_eye_features(eye_seq, image_size[0], image_size[1], camera_matrix)
-        xy = convert(self.predict_reference(canon, head_pose_pyr), REFERENCE_SCREEN, self.screen)
+        xy = convert(self.predict_reference(canon, yaw_pitch_roll), REFERENCE_SCREEN, self.screen)
         return float(xy[0]), float(xy[1])
 
     def close(self) -> None:
@@ -189,8 +193,8 @@ class GazeEstimate:
     eye_position_m: np.ndarray  # eye mid-point, optical frame, metres
     confidence: float
     frames: int  # history length used (<= 15)
-    pitch: float
     yaw: float
+    pitch: float
     roll: float
 
 
@@ -215,32 +219,28 @@ class GazeTracker:
         self.smoothing = bool(smoothing)
         self._filter_args = (float(min_cutoff_hz), float(beta))
         self._filters: dict[int, OneEuroFilter] = {}
-        self._windows: dict[int, deque] = {}
-        self._last_stamp: dict[int, float] = {}
+        self._windows = FaceWindows(SEQ_LEN, self.max_gap_s)  # items: canonical eye features
 
     @property
     def face_ids(self) -> list[int]:
-        return list(self._windows)
+        return self._windows.face_ids
 
     def history(self, face_id: int) -> int:
-        return len(self._windows.get(face_id, ()))
+        return self._windows.count(face_id)
 
     def forget(self, face_id: int) -> None:
-        self._windows.pop(face_id, None)
-        self._last_stamp.pop(face_id, None)
+        self._windows.forget([face_id])
         self._filters.pop(face_id, None)
 
     def forget_stale(self, now: float, max_age_s: float | None = None) -> list[int]:
         """Drop faces not seen for more than `max_age_s` (default max_gap_s) before `now`."""
-        age = self.max_gap_s if max_age_s is None else max_age_s
-        gone = [fid for fid, t in self._last_stamp.items() if now - t > age or now < t]
+        gone = self._windows.forget_stale(now, max_age_s)
         for fid in gone:
-            self.forget(fid)
+            self._filters.pop(fid, None)
         return gone
 
     def reset(self) -> None:
         self._windows.clear()
-        self._last_stamp.clear()
         self._filters.clear()
 
     def push(
@@ -248,8 +248,8 @@ class GazeTracker:
         face_id: int,
         stamp: float,
         eye10: np.ndarray,
-        pitch: float,
         yaw: float,
+        pitch: float,
         roll: float,
         image_size: tuple[int, int] = (640, 480),
         head_position_m=None,
@@ -262,18 +262,15 @@ class GazeTracker:
         rotation (3×3), None = built from the angles. Without a position the eye is assumed 0.6 m
         in front of the camera.
         """
-        last = self._last_stamp.get(face_id)
-        if last is not None and (stamp - last > self.max_gap_s or stamp < last):
-            self.forget(face_id)
-        window = self._windows.setdefault(face_id, deque(maxlen=SEQ_LEN))
-        self._last_stamp[face_id] = stamp
         canon = canonical_eye_features(eye10, image_size[0], image_size[1], camera_matrix)[0]
-        window.append(canon)
-        if len(window) < self.min_frames:
+        if self._windows.push(face_id, stamp, canon):
+            self._filters.pop(face_id, None)  # a new window: the filter starts over too
+        n = self._windows.count(face_id)
+        if n < self.min_frames:
             return None
-        seq = np.stack(window)
-        pyr = (pitch, yaw, roll)
-        raw = convert(self.model.predict_reference(seq, pyr), REFERENCE_SCREEN, self.model.screen)
+        seq = np.stack(self._windows.items(face_id))
+        ypr = (yaw, pitch, roll)
+        raw = convert(self.model.predict_reference(seq, ypr), REFERENCE_SCREEN, self.model.screen)
         if self.smoothing:
             raw = self._filters.setdefault(face_id, OneEuroFilter(*self._filter_args))(stamp, raw)
         xy = raw
@@ -284,8 +281,6 @@ class GazeTracker:
             eye_m = np.array([0.0, 0.0, 0.6])
         else:
             if rotation is None:
-                from sentin_ros.core.head_pose import rotation_from_angles
-
                 rotation = rotation_from_angles(yaw, pitch, roll)
             eye_m = eye_position_m(head_position_m, rotation)
         return GazeEstimate(
@@ -299,9 +294,9 @@ class GazeTracker:
             on_screen=self.model.screen.on_screen(float(xy[0]), float(xy[1])),
             direction=gaze_direction(eye_m, xy, self.model.screen),
             eye_position_m=eye_m,
-            confidence=confidence(seq, pyr, len(window)),
-            frames=len(window),
-            pitch=float(pitch),
+            confidence=confidence(seq, ypr, n),
+            frames=n,
             yaw=float(yaw),
+            pitch=float(pitch),
             roll=float(roll),
         )

@@ -65,16 +65,6 @@ def convert(xy, source: ScreenGeometry, target: ScreenGeometry) -> np.ndarray:
     return target.from_camera_mm(source.to_camera_mm(xy))
 
 
-def intersect_screen_plane(origin_mm, direction) -> np.ndarray | None:
-    """Where the ray origin + s * direction (s > 0) meets the camera plane z = 0; None if it does not."""
-    origin_mm = np.asarray(origin_mm, dtype=np.float64)
-    direction = np.asarray(direction, dtype=np.float64)
-    if direction[2] >= -1e-9 or origin_mm[2] <= 0:
-        return None
-    s = -origin_mm[2] / direction[2]
-    return origin_mm + s * direction
-
-
 def eye_position_m(head_position_m, rotation: np.ndarray | None) -> np.ndarray:
     """Eye mid-point in the optical frame, metres, from the face core's head pose.
 

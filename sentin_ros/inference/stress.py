@@ -22,13 +22,13 @@ trained with such padded windows), and `confidence` is scaled by the filled frac
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..runtime import LiteModel, ModelError, ModelOptions
+from .windows import FaceWindows
 
 WINDOW = 15
 EMBED_DIM = 256
@@ -45,6 +45,7 @@ GEOMETRY_CLIP = 6.0
 EMBEDDING_SCALE = 4.0
 
 LOW, ELEVATED, HIGH = 0, 1, 2
+STATE_NAMES = ("low", "elevated", "high")  # by state value (Stress.msg LOW / ELEVATED / HIGH)
 
 
 def prepare_window(x: np.ndarray) -> np.ndarray:
@@ -93,20 +94,12 @@ class StressModel:
 @dataclass
 class StressEstimate:
     face_id: int
-    stamp_s: float
+    stamp: float  # seconds, of the newest frame
     level: float  # [0, 1]
     confidence: float  # [0, 1]: filled fraction of the window × mean emotion confidence (1 if not given)
     state: int  # LOW / ELEVATED / HIGH
     window_frames: int  # real frames behind the estimate (<= window; the rest is padding)
     window_seconds: float  # oldest to newest real frame
-
-
-@dataclass
-class _FaceWindow:
-    frames: deque
-    stamps: deque
-    confidences: deque
-    last_stamp: float
 
 
 class StressTracker:
@@ -128,15 +121,13 @@ class StressTracker:
             raise ValueError(f"min_frames must be in [1, window={window}], got {min_frames}")
         if not 0.0 <= elevated <= high <= 1.0:
             raise ValueError(f"need 0 <= elevated ({elevated}) <= high ({high}) <= 1")
-        if max_gap_s <= 0:
-            raise ValueError("max_gap_s must be > 0")
+        self._windows = FaceWindows(window, max_gap_s)  # items: (268-d frame, emotion confidence)
         self.model = model
         self.window = window
         self.min_frames = min_frames
         self.elevated = elevated
         self.high = high
         self.max_gap_s = max_gap_s
-        self._faces: dict[int, _FaceWindow] = {}
 
     def _predict(self, window: np.ndarray) -> float:
         m = self.model
@@ -144,11 +135,10 @@ class StressTracker:
 
     @property
     def face_ids(self) -> list[int]:
-        return list(self._faces)
+        return self._windows.face_ids
 
     def frames(self, face_id: int) -> int:
-        f = self._faces.get(face_id)
-        return len(f.frames) if f else 0
+        return self._windows.count(face_id)
 
     def state_of(self, level: float) -> int:
         if level >= self.high:
@@ -157,7 +147,7 @@ class StressTracker:
             return ELEVATED
         return LOW
 
-    def push(self, face_id: int, stamp_s: float, embedding256: np.ndarray, geometry12: np.ndarray,
+    def push(self, face_id: int, stamp: float, embedding256: np.ndarray, geometry12: np.ndarray,
              emotion_confidence: float | None = None) -> StressEstimate | None:
         emb = np.asarray(embedding256, np.float32).reshape(-1)
         geo = np.asarray(geometry12, np.float32).reshape(-1)
@@ -165,56 +155,44 @@ class StressTracker:
             raise ValueError(f"need a {EMBED_DIM}-d embedding and {GEOMETRY_DIM} geometry metrics, got {emb.shape} {geo.shape}")
         if not (np.all(np.isfinite(emb)) and np.all(np.isfinite(geo))):
             return None  # a broken frame: skip it, keep the window
-        stamp_s = float(stamp_s)
-        face = self._faces.get(face_id)
-        if face is None or stamp_s - face.last_stamp > self.max_gap_s or stamp_s < face.last_stamp:
-            face = _FaceWindow(deque(maxlen=self.window), deque(maxlen=self.window), deque(maxlen=self.window), stamp_s)
-            self._faces[face_id] = face
-        face.frames.append(np.concatenate([emb, geo]))
-        face.stamps.append(stamp_s)
+        stamp = float(stamp)
         conf = 1.0 if emotion_confidence is None or not np.isfinite(emotion_confidence) else float(np.clip(emotion_confidence, 0, 1))
-        face.confidences.append(conf)
-        face.last_stamp = stamp_s
-        n = len(face.frames)
+        self._windows.push(face_id, stamp, (np.concatenate([emb, geo]), conf))
+        items = self._windows.items(face_id)
+        n = len(items)
         if n < self.min_frames:
             return None
-        frames = list(face.frames)
+        frames = [f for f, _ in items]
         if n < self.window:
             frames = [frames[0]] * (self.window - n) + frames
         level = self._predict(np.stack(frames))
-        confidence = (n / self.window) * float(np.mean(face.confidences))
+        confidence = (n / self.window) * float(np.mean([c for _, c in items]))
+        stamps = self._windows.stamps(face_id)
         return StressEstimate(
-            face_id=face_id, stamp_s=stamp_s, level=level, confidence=float(np.clip(confidence, 0.0, 1.0)),
-            state=self.state_of(level), window_frames=n, window_seconds=float(face.stamps[-1] - face.stamps[0]),
+            face_id=face_id, stamp=stamp, level=level, confidence=float(np.clip(confidence, 0.0, 1.0)),
+            state=self.state_of(level), window_frames=n, window_seconds=float(stamps[-1] - stamps[0]),
         )
 
     def reset(self, face_id: int) -> None:
         """Start the face's window over (the face was lost)."""
-        self._faces.pop(face_id, None)
+        self._windows.forget([face_id])
 
     def forget(self, face_ids: Iterable[int]) -> None:
-        for fid in face_ids:
-            self._faces.pop(fid, None)
+        self._windows.forget(face_ids)
 
-    def forget_stale(self, now_s: float, max_age_s: float | None = None) -> list[int]:
-        """Drop faces not seen for more than `max_age_s` (default max_gap_s) before `now_s`."""
-        age = self.max_gap_s if max_age_s is None else max_age_s
-        gone = [fid for fid, f in self._faces.items() if now_s - f.last_stamp > age or now_s < f.last_stamp]
-        self.forget(gone)
-        return gone
+    def forget_stale(self, now: float, max_age_s: float | None = None) -> list[int]:
+        """Drop faces not seen for more than `max_age_s` (default max_gap_s) before `now`."""
+        return self._windows.forget_stale(now, max_age_s)
 
     def prune(self, active_ids: Iterable[int]) -> list[int]:
         """Drop every face not in active_ids; returns the dropped IDs."""
-        keep = set(active_ids)
-        gone = [fid for fid in self._faces if fid not in keep]
-        self.forget(gone)
-        return gone
+        return self._windows.prune(active_ids)
 
     def clear(self) -> None:
-        self._faces.clear()
+        self._windows.clear()
 
 
 __all__ = [
-    "WINDOW", "FEATURES", "LOW", "ELEVATED", "HIGH", "ModelError", "StressModel", "StressTracker", "StressEstimate",
+    "WINDOW", "FEATURES", "LOW", "ELEVATED", "HIGH", "STATE_NAMES", "ModelError", "StressModel", "StressTracker", "StressEstimate",
     "prepare_window", "GEOMETRY_MEAN", "GEOMETRY_STD", "EMBEDDING_SCALE",
 ]

@@ -12,7 +12,6 @@ import numpy as np
 # MediaPipe FaceMesh with refined iris: 468 = one iris centre, 473 = the other.
 IRIS_CENTRES = (468, 473)
 STRESS_COLOURS = ((80, 200, 80), (0, 170, 255), (40, 40, 230))  # BGR: LOW, ELEVATED, HIGH
-STRESS_NAMES = ("low", "elevated", "high")
 _PALETTE = ((255, 180, 60), (60, 220, 255), (200, 120, 255), (120, 255, 120), (255, 120, 120), (120, 160, 255))
 
 

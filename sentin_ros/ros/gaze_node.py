@@ -104,7 +104,7 @@ class GazeNode(ModelNode):
         for face in self.faces_of(msg, with_crop=False):
             pos = face.head_position
             with self._cal_lock:
-                est = tracker.push(face.face_id, stamp, face.eye, face.pitch, face.yaw, face.roll,
+                est = tracker.push(face.face_id, stamp, face.eye, face.yaw, face.pitch, face.roll,
                                    image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
             if est is None:
                 continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..media.overlay import FaceOverlay
+from .convert.faces import roi_of
 
 StampKey = tuple[int, int]
 
@@ -49,7 +50,6 @@ class ResultCache:
         self._frames: OrderedDict[StampKey, FrameEntry] = OrderedDict()
         self._latest_stress: dict[int, object] = {}
         self._lock = threading.Lock()
-        self.evicted = 0  # entries pushed out before anyone took them
 
     def _entry(self, key: StampKey) -> FrameEntry:
         entry = self._frames.get(key)
@@ -57,7 +57,6 @@ class ResultCache:
             entry = self._frames[key] = FrameEntry(key)
             while len(self._frames) > self.size:
                 self._frames.popitem(last=False)
-                self.evicted += 1
         return entry
 
     def add_image(self, header, image: np.ndarray) -> StampKey:
@@ -122,7 +121,7 @@ class ResultCache:
         for face in entry.faces.faces:
             fid = int(face.face_id)
             lm = np.asarray(face.landmarks, dtype=np.float32)
-            ov = FaceOverlay(fid, (face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height),
+            ov = FaceOverlay(fid, roi_of(face.roi),
                              lm.reshape(-1, 3) if lm.size and lm.size % 3 == 0 else None)
             emo = entry.emotion.get(fid)
             if emo is not None:

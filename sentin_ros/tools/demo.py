@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 from rclpy.node import Node
 
+from ..inference.stress import STATE_NAMES
 from ..media.overlay import contact_sheet, draw_overlay
-from ..ros.convert.images import image_to_array
+from ..ros.convert.images import image_to_array, stamp_to_seconds
 from ..ros.qos import image_qos, output_qos
 from ..ros.result_cache import FrameEntry, ResultCache
 
@@ -98,7 +99,7 @@ class DemoListener(Node):
         self._index[key] = self.frames_seen
         self.frames_seen += 1
         if self._t0 is None:
-            self._t0 = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            self._t0 = stamp_to_seconds(msg.header.stamp)
         self._flush_ready()
 
     def _flush_ready(self, lag: int = 2, give_up: int = 10) -> None:
@@ -154,7 +155,7 @@ class DemoListener(Node):
         for ov in self.cache.overlays(entry):
             emo = f"{ov.emotion:<9s} {ov.emotion_confidence:.2f}" if ov.emotion else f"{'-':<14s}"
             if ov.stress is not None:
-                st = f"stress {ov.stress:.2f} {('low', 'elevated', 'high')[ov.stress_state or 0]:<8s}"
+                st = f"stress {ov.stress:.2f} {STATE_NAMES[ov.stress_state or 0]:<8s}"
             else:
                 st = "stress  -  (warming up)" if "stress" in self.running else "stress  -"
             gz = f"gaze ({ov.gaze[0]:.2f}, {ov.gaze[1]:.2f}){' on-screen' if ov.on_screen else ' off-screen'}" if ov.gaze else "gaze -"

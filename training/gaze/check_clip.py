@@ -51,7 +51,7 @@ def run(video: str, model_path: str, min_frames: int = 5):
             for fid in out.retired_ids:
                 tracker.forget(fid)
             for f in out.faces:
-                est = tracker.push(f.face_id, out.stamp, f.eye, f.pitch, f.yaw, f.roll, image_size=(out.width, out.height),
+                est = tracker.push(f.face_id, out.stamp, f.eye, f.yaw, f.pitch, f.roll, image_size=(out.width, out.height),
                                    head_position_m=f.head_position)
                 if est is None:
                     continue

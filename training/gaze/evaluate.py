@@ -70,7 +70,7 @@ def build_eval_set(n_subjects: int = 40, seed: int = 1000, n_full: int = 50, n_n
 
 def _predict(model: GazeModel, seq: G.Sequence, screen) -> np.ndarray:
     canon = canonical_eye_features(seq.eye, seq.width, seq.height)
-    return convert(model.predict_reference(canon, seq.pyr), REFERENCE_SCREEN, screen)
+    return convert(model.predict_reference(canon, seq.ypr), REFERENCE_SCREEN, screen)
 
 
 def _errors(seqs, preds, screen):

@@ -331,7 +331,7 @@ def _project(k: np.ndarray, p_cam: np.ndarray) -> np.ndarray:
 @dataclass
 class Sequence:
     eye: np.ndarray  # SEQ_LEN×10 raw eye_features
-    pyr: np.ndarray  # 3: estimated (pitch, yaw, roll) at the last frame, deg
+    pyr: np.ndarray  # 3: estimated (pitch, yaw, roll) at the last frame, deg (the model tensor's order)
     pyr_true: np.ndarray  # 3
     head_position_m: np.ndarray  # 3: estimated nose-tip translation at the last frame
     width: int
@@ -342,6 +342,11 @@ class Sequence:
     blink: float  # max closure in the sequence
     mode: str
     points_px: np.ndarray | None = None  # SEQ_LEN×478×2 when keep_points
+
+    @property
+    def ypr(self) -> np.ndarray:
+        """The estimated head pose as (yaw, pitch, roll), the order sentin_ros takes."""
+        return self.pyr[[1, 0, 2]]
 
 
 def generate_sequence(

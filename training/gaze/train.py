@@ -61,7 +61,7 @@ def arrays(d: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Model inputs exactly as at run time, and y = (ref x, ref y, deg per unit x, deg per unit y)."""
     seq = np.stack([runtime_gaze.standardize(runtime_gaze.canonical_eye_features(e, w, h))
                     for e, w, h in zip(d["eye"], d["width"], d["height"])]).astype(np.float32)
-    head = runtime_gaze.head_input(d["pyr"]).astype(np.float32)
+    head = runtime_gaze.head_input(d["pyr"][:, [1, 0, 2]]).astype(np.float32)
     dist = np.maximum(d["eye_mid_mm"][:, 2], 100.0)
     scale = np.stack([REFERENCE_SCREEN.width_mm / dist, REFERENCE_SCREEN.height_mm / dist], axis=1) * DEG
     y = np.concatenate([d["target_ref"], scale], axis=1).astype(np.float32)

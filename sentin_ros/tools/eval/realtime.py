@@ -7,11 +7,12 @@ import os
 import time
 from collections.abc import Callable
 
-from .bags import BagReader
-from .eval_common import STAGES, EvalError, ResourceMonitor, canonical_json, percentiles
-from .eval_deterministic import _stage_states, emotion_record
-from .eval_metrics import analyse
-from .output_recorder import OutputRecorder
+from ...ros.convert.images import stamp_to_ns
+from ..bags import BagReader
+from ..bags.recorder import OutputRecorder
+from .common import STAGES, EvalError, ResourceMonitor, canonical_json, percentiles
+from .metrics import analyse
+from .records import record_from_messages, stage_states
 
 _OUTPUT_TYPES = {"faces": "sentin_ros/msg/FaceArray", "emotion": "sentin_ros/msg/Emotion", "stress": "sentin_ros/msg/Stress", "gaze": "sentin_ros/msg/Gaze"}
 
@@ -48,7 +49,7 @@ class _Graph:
     nodes, graph builder and YAML), with `node_parameters` as per-stage overrides."""
 
     def __init__(self, ctx, stages, node_parameters: dict[str, dict] | None, extra_nodes: tuple, log=None):
-        from ..ros.composition import Composition, CompositionConfig
+        from ...ros.composition import Composition, CompositionConfig
 
         self.log_lines: list[str] = []
         config = CompositionConfig(
@@ -226,16 +227,12 @@ def _record_realtime(path: str, received: dict[str, list], stamps: set[int]) -> 
     try:
         for stage, items in received.items():
             for _, msg in items:
-                ns = _msg_stamp(msg)
+                ns = stamp_to_ns(msg.header.stamp)
                 if ns in stamps:
                     rec.write_raw(stage, serialize_message(msg), ns)
     finally:
         rec.close()
     return rec.summary()
-
-
-def _msg_stamp(msg) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 def _realtime_result(info, labels, skipped, published, order, received, node_stats, resources, late, play_s, rate,
@@ -247,7 +244,7 @@ def _realtime_result(info, labels, skipped, published, order, received, node_sta
     for stage, items in received.items():
         lat = latency.setdefault(stage, [])
         for t, msg in items:
-            st = _msg_stamp(msg)
+            st = stamp_to_ns(msg.header.stamp)
             if st not in published:
                 continue
             if stage == "faces":
@@ -262,26 +259,15 @@ def _realtime_result(info, labels, skipped, published, order, received, node_sta
                 lat.append((t - published[st]) * 1e3)
     faces_by_stamp = per_stamp.get("faces", {})
     frames = []
+    by_frame: dict[int, dict[str, dict]] = {}  # stamp -> kind -> face_id -> message
+    for kind in ("emotion", "stress", "gaze"):
+        for (st, fid), m in per_stamp.get(kind, {}).items():
+            by_frame.setdefault(st, {}).setdefault(kind, {})[int(fid)] = m
     for st in order:
         fa = faces_by_stamp.get(st)
         if fa is None:
             continue
-        rec = {"stamp_ns": st, "width": fa.image_width, "height": fa.image_height, "faces": []}
-        for face in fa.faces:
-            f = {"face_id": int(face.face_id), "roi": [face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height],
-                 "score": float(face.score), "yaw": float(face.yaw), "pitch": float(face.pitch), "roll": float(face.roll)}
-            e = per_stamp.get("emotion", {}).get((st, face.face_id))
-            if e is not None:
-                f["emotion"] = emotion_record(e.label, float(e.confidence), [float(p) for p in e.probabilities], float(e.valence), float(e.arousal))
-            s = per_stamp.get("stress", {}).get((st, face.face_id))
-            if s is not None:
-                f["stress"] = {"level": float(s.level), "confidence": float(s.confidence), "state": int(s.state),
-                               "window_frames": int(s.window_frames), "window_seconds": float(s.window_seconds)}
-            g = per_stamp.get("gaze", {}).get((st, face.face_id))
-            if g is not None:
-                f["gaze"] = {"x": float(g.x), "y": float(g.y), "on_screen": bool(g.on_screen), "confidence": float(g.confidence),
-                             "calibrated": bool(g.calibrated)}
-            rec["faces"].append(f)
+        rec = record_from_messages(fa, by_frame.get(st, {}))
         if st in labels:
             rec["label"] = labels[st]
         frames.append(rec)
@@ -307,7 +293,7 @@ def _realtime_result(info, labels, skipped, published, order, received, node_sta
     if len(fa_items) > 1:
         frame_rate = (len(fa_items) - 1) / max(fa_items[-1][0] - fa_items[0][0], 1e-9)
     result = {
-        "mode": "realtime", "bag": info.__dict__, "stages": _stage_states(skipped), "skipped": skipped,
+        "mode": "realtime", "bag": info.__dict__, "stages": stage_states(skipped), "skipped": skipped,
         "rate_factor": rate, "play_rate_hz": info.rate_hz * rate, "play_s": play_s, "warmup_frames": warmup_frames,
         "frames_in_bag": info.frames, "frames_processed": len(faces_by_stamp), "dropped": drops["frames_without_output"],
         "drops": drops, "node_stats": node_stats, "topics": topics,

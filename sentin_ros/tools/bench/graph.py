@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from .bench_common import ROOT, log
+from .common import ROOT, log
 
 
 # -- through ROS ------------------------------------------------------------------------------
@@ -17,7 +17,7 @@ def ros_run(bag: str, fps: float, bag_rate: float, frames: int, warmup: int = 10
     small bag player), not the benchmark's own frames and models."""
     args = {"bag": bag, "fps": fps, "bag_rate": bag_rate, "frames": frames, "warmup": warmup, "inactive_s": inactive_s}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    proc = subprocess.run([sys.executable, "-m", "sentin_ros.tools.bench", "--ros-child", json.dumps(args)], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "sentin_ros.tools.bench.cli", "--ros-child", json.dumps(args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120 + frames / max(fps, 1) * 2 + inactive_s)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -26,7 +26,7 @@ def ros_run(bag: str, fps: float, bag_rate: float, frames: int, warmup: int = 10
 
 
 def _ros_run_here(bag: str, fps: float, bag_rate: float, frames: int, warmup: int = 10, inactive_s: float = 0.0) -> dict:
-    from .replay import evaluate_realtime
+    from ..eval.realtime import evaluate_realtime
 
     r = evaluate_realtime(bag, rate=fps / bag_rate, max_frames=frames, warmup_frames=warmup, settle_s=5.0, inactive_probe_s=inactive_s)
     drops = r["drops"]

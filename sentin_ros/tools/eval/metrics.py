@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..inference.emotion import CLASSES
+from ...inference.emotion import CLASSES
 
 
 # -- analysis shared by both modes ------------------------------------------------------------
@@ -107,9 +107,9 @@ def _num(d, key):
 # -- raw-crop reference -----------------------------------------------------------------------
 def raw_crop_reference(npz: str, rows: list[int], model_path: str | None = None, num_threads: int = 1) -> dict:
     """The emotion model alone on the original 48×48 crops of the given FER2013 rows."""
-    from ..inference.emotion import EmotionModel
-    from ..inference.model_paths import default_model_path
-    from ..runtime import ModelOptions
+    from ...inference.emotion import EmotionModel
+    from ...inference.model_paths import default_model_path
+    from ...runtime import ModelOptions
 
     data = np.load(npz, allow_pickle=False)
     pixels, labels = data["pixels"], data["label"].astype(int)

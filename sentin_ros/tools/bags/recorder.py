@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 
-from ..core.face_pipeline import FrameFaces
-from ..ros.convert.faces import frame_to_msg
-from ..ros.convert.images import header_msg
-from ..ros.convert.outputs import emotion_fields, emotion_msg, gaze_fields, gaze_msg, stress_fields, stress_msg
-from ..ros.convert.types import RosbagsTypes
-from .eval_common import EvalError
+from ...core.face_pipeline import FrameFaces
+from ...ros.convert.faces import frame_to_msg
+from ...ros.convert.images import header_msg
+from ...ros.convert.outputs import emotion_fields, emotion_msg, gaze_fields, gaze_msg, stress_fields, stress_msg
+from ...ros.convert.types import RosbagsTypes
+from .store import BagError
 
 
 # -- recording outputs ------------------------------------------------------------------------
@@ -21,14 +21,14 @@ class OutputRecorder:
     TYPES = {"faces": "sentin_ros/msg/FaceArray", "emotion": "sentin_ros/msg/Emotion", "stress": "sentin_ros/msg/Stress", "gaze": "sentin_ros/msg/Gaze"}
 
     def __init__(self, path: str, overwrite: bool = True):
-        from .bags import BagWriter, bag_dir
+        from .store import BagWriter, bag_dir
 
         directory, storage = bag_dir(path)
         self.writer = BagWriter(directory, storage or "mcap", overwrite=overwrite)
         self.store = self.writer.store
         self.types = RosbagsTypes(self.store)
         if "sentin_ros/msg/Emotion" not in self.store.types:
-            raise EvalError("the sentin_ros message definitions (msg/*.msg) were not found; cannot record outputs")
+            raise BagError("the sentin_ros message definitions (msg/*.msg) were not found; cannot record outputs")
         self._lock = threading.Lock()
 
     def write_raw(self, kind: str, data: bytes, ns: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .bench_common import stat, time_ms
+from .common import stat, time_ms
 
 
 # -- in-process ---------------------------------------------------------------------------------
@@ -21,9 +21,9 @@ def bench_stages(frame: np.ndarray, n: int) -> dict:
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import Image
 
-    from ..core import alignment, features
-    from ..core.face_pipeline import FacePipeline
-    from ..ros.convert.images import array_to_image, image_to_array
+    from ...core import alignment, features
+    from ...core.face_pipeline import FacePipeline
+    from ...ros.convert.images import array_to_image, image_to_array
 
     raw = serialize_message(array_to_image(frame, "bgr8"))
     out = {"decode (rclpy CDR -> numpy)": stat(time_ms(lambda: image_to_array(deserialize_message(raw, Image)), n))}
@@ -51,7 +51,7 @@ def bench_stages(frame: np.ndarray, n: int) -> dict:
 
 
 def make_bag(path: Path, frames: list[np.ndarray], rate: float) -> str:
-    from .bags import SourceFrame, write_frames
+    from ..bags import SourceFrame, write_frames
 
     write_frames(path, (SourceFrame(f) for f in frames), rate, overwrite=True)
     return str(path)
@@ -59,7 +59,7 @@ def make_bag(path: Path, frames: list[np.ndarray], rate: float) -> str:
 
 def bench_inprocess(bag: str, label: str) -> dict:
     """Every frame of the bag through PerceptionPipeline (the deterministic evaluator)."""
-    from .eval_deterministic import evaluate_deterministic
+    from ..eval.deterministic import evaluate_deterministic
 
     r = evaluate_deterministic(bag)
     raw = r["timings_ms_raw"]
@@ -76,7 +76,7 @@ def bench_inprocess(bag: str, label: str) -> dict:
 
 
 def profile_inprocess(frames: list[np.ndarray], top: int = 14) -> dict:
-    from .eval_deterministic import build_pipeline
+    from ..eval.deterministic import build_pipeline
 
     pipe, _ = build_pipeline()
     try:

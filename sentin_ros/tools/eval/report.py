@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..inference.emotion import CLASSES
-from .evaluate import clean
+from ...inference.emotion import CLASSES
+from .common import clean
 
 # Keys of an evaluation result that go to outputs.json or are too bulky for report.json.
 _BULK = ("frames", "outputs_json", "timings_ms_raw", "latency_ms_raw")

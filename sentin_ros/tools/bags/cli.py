@@ -1,4 +1,4 @@
-"""`sentin-ros bag make|eval|info` (also `python -m sentin_ros.tools.bag_cli ...`).
+"""`sentin-ros bag make|eval|info` (also `python -m sentin_ros.tools.bags ...`).
 
   make OUT  --video F | --images DIR | --npz F [--split PrivateTest] | --synthetic N   -> a rosbag2
   eval BAG  [--deterministic | --realtime] [--out DIR] [--record-outputs OUT.mcap]   -> report
@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from .bags import DEFAULT_START_S, IMAGE_TOPIC, IMAGE_TYPES, INFO_TOPIC, LABEL_TOPIC, STORAGES, BagError
+from .store import DEFAULT_START_S, IMAGE_TOPIC, IMAGE_TYPES, INFO_TOPIC, LABEL_TOPIC, STORAGES, BagError
 
 EXIT_ERROR = 2
 
@@ -86,13 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_make(a) -> int:
-    from . import bags
-    from .evaluate import Progress
+    from .. import bags
+    from ..eval import Progress
 
     rate = a.rate
     total = 0
     if a.video or a.images:
-        from ..media.sources import open_source, read_frames
+        from ...media.sources import open_source, read_frames
 
         source = open_source(a.video or a.images)
         rate = rate or source.info.fps or 15.0
@@ -123,8 +123,8 @@ def cmd_make(a) -> int:
 
 
 def cmd_eval(a) -> int:
-    from . import evaluate as ev
-    from .report import write_report
+    from .. import eval as ev
+    from ..eval.report import write_report
 
     stages = tuple(s.strip() for s in a.stages.split(",") if s.strip())
     unknown = set(stages) - set(ev.STAGES)
@@ -191,7 +191,7 @@ def summary_text(r: dict, paths: dict) -> str:
 
 
 def cmd_info(a) -> int:
-    from .bags import BagReader, bag_topics
+    from .read import BagReader, bag_topics
 
     print(json.dumps(bag_topics(a.bag), indent=1))
     if a.image_topic or any(t in IMAGE_TYPES for t in bag_topics(a.bag)["topics"].values()):
@@ -202,9 +202,9 @@ def cmd_info(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..media.sources import SourceError
-    from ..runtime import ModelError
-    from .evaluate import EvalError
+    from ...media.sources import SourceError
+    from ...runtime import ModelError
+    from ..eval.common import EvalError
 
     try:
         code = {"make": cmd_make, "eval": cmd_eval, "info": cmd_info}[args.command](args)

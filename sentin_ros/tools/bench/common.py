@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .eval_common import percentiles
+from ..eval.common import percentiles
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHARED_NPZ = ROOT.parent / "shared" / "datasets" / "fer2013.npz"
 RESULTS = ROOT / "benchmarks" / "results"
 FER_CACHE = ROOT / "out" / "fer"
@@ -60,14 +60,14 @@ def machine() -> dict:
 # -- inputs -----------------------------------------------------------------------------------
 def one_face_frames(n: int) -> list[np.ndarray]:
     """The synthetic clip without the face-loss stretch: one moving face, 640×480."""
-    from ..media.synthetic import synthetic_clip
+    from ...media.synthetic import synthetic_clip
 
     return [f.bgr for f in synthetic_clip(n, (640, 480), leave=False)]
 
 
 def four_face_frame() -> np.ndarray:
     """Four faces (the astronaut, rolled 0/8/-8/4°) tiled 2×2 into 640×480, each as large as the one-face case."""
-    from ..media.synthetic import astronaut_rgb, place_face
+    from ...media.synthetic import astronaut_rgb, place_face
 
     rgb = astronaut_rgb()
     tiles = [place_face(rgb, (320, 240), (160, 120), 1.0, a) for a in (0, 8, -8, 4)]

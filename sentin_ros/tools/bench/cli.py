@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..inference.model_paths import default_model_path
-from .bench_common import (
+from ...inference.model_paths import default_model_path
+from .common import (
     FER_CACHE,
     GOALS,
     RESULTS,
@@ -44,9 +44,9 @@ from .bench_common import (
     stat,
     time_ms,
 )
-from .bench_graph import _ros_run_here, max_sustained, ros_run
-from .bench_inprocess import bench_inprocess, bench_stages, make_bag, profile_inprocess
-from .bench_models import FerPeer, accuracy, bench_models, bench_peer, fer_model, find_fp32
+from .graph import _ros_run_here, max_sustained, ros_run
+from .inprocess import bench_inprocess, bench_stages, make_bag, profile_inprocess
+from .models import FerPeer, accuracy, bench_models, bench_peer, fer_model, find_fp32
 
 __all__ = [
     "FER_CACHE",
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         log("models per face")
         crops = np.stack([st["crop"]])
         if SHARED_NPZ.is_file():
-            from .bags import load_fer_split
+            from ..bags import load_fer_split
 
             crops = load_fer_split(str(SHARED_NPZ), "PrivateTest", 500)[0]
         res["models"] = bench_models(crops, n_iter, fer_path, fer_note)
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _jsonable(x):
-    from .eval_common import clean
+    from ..eval.common import clean
 
     return clean(x, 4)
 
