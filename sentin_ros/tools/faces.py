@@ -101,7 +101,7 @@ def _annotate(img: np.ndarray, frame: FrameFaces) -> np.ndarray:
     return out
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     values = param_file.params_for(param_file.load(args.params), "face_node", args.namespace) if args.params else {}
     runtime = ModelOptions(str(values.get("delegate", "xnnpack")), int(values.get("num_threads", 1)), bool(values.get("delegate_fallback", True)))
     pipeline = FacePipeline(pipeline_config(values, runtime))
@@ -139,3 +139,9 @@ def main(args: argparse.Namespace) -> int:
     )
     print(summary, file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="sentin-ros faces", description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
