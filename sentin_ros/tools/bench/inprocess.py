@@ -34,9 +34,17 @@ def bench_stages(frame: np.ndarray, n: int) -> dict:
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         out["colour conversion"] = stat(time_ms(lambda: (cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), n))
-        out["face front end (detector + landmarks + iris, tracking)"] = stat(time_ms(lambda: pipe.front_end.find(rgb), n))
+        fe = pipe.front_end
         h, w = gray.shape
-        pp = pipe.front_end.find(rgb)[0].landmarks.points
+        face = fe.find(rgb)[0].landmarks
+        out["face landmarks (LiteRT, per face)"] = stat(time_ms(lambda: fe.landmarker.mesh(rgb, face.roi), n))
+        if fe.landmarker.iris is not None:
+            out["iris, both eyes (LiteRT, per face)"] = stat(time_ms(lambda: fe.landmarker.add_iris(rgb, face), n))
+        det = time_ms(lambda: fe.detector.detect(rgb, fe.detector.windows(w, h)[:1]), max(n // 4, 10))
+        interval = fe.config.detect_interval
+        out["detector (BlazeFace, whole frame) per run"] = stat(det)
+        out[f"detector amortized (1 in {interval} frames)"] = stat([v / interval for v in det])
+        pp = face.points
         out["head pose (solvePnP)"] = stat(time_ms(lambda: pipe.pose.estimate(pp, w, h), n))
         out["crop/align (48×48)"] = stat(time_ms(lambda: alignment.aligned_crop(gray, pp), n))
         out["features (geometry + eye)"] = stat(time_ms(lambda: (features.geometry_metrics(pp, 0.0, 0.0, 0.0), features.eye_features(pp, w, h)), n))
