@@ -7,7 +7,7 @@ Layout (the pipeline, in order; imports only point down, test/test_layout.py che
   inference/  ROS-free emotion / stress / gaze models and their per-face trackers
   pipeline.py the whole pipeline in one process without ROS
   ros/        lifecycle nodes, message converters (convert/), QoS, graph builder, composition
-  tools/      bags/, eval/, bench/, demo, params_doc
+  tools/      bags/, eval/, bench/, demo, faces, params_doc
   cli.py      `sentin-ros`
 
 The generated interfaces (sentin_ros.msg / sentin_ros.srv) are installed into the same module
