@@ -20,9 +20,6 @@ needs_shared = pytest.mark.skipif(
     not (SHARED / "datasets" / "fer2013.npz").exists(),
     reason="needs ../shared/datasets/fer2013.npz beside the checkout (developers' data; not in a fresh clone)",
 )
-needs_media = pytest.mark.skipif(
-    not (SHARED / "media").is_dir(), reason="needs the real clips in ../shared/media (not in a fresh clone)"
-)
 
 
 @pytest.fixture

@@ -47,7 +47,6 @@ def stats():
 
 # ------------------------------------------------------------------------------ generator / target
 def test_names_match_the_face_core():
-    pytest.importorskip("cv2")  # features imports alignment (OpenCV)
     from sentin_ros.core import features
 
     assert gen.GEOMETRY_NAMES == features.GEOMETRY_NAMES
