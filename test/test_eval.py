@@ -122,15 +122,22 @@ def test_metrics_are_right_on_a_known_case():
 
 
 def test_both_modes_write_the_same_record_schema(clip_bag, deterministic):
+    from sentin_ros.tools.eval.records import KEYS
+
     realtime = ev.evaluate_realtime(str(clip_bag), settle_s=5.0)
 
     def shape(result):
+        """{(level, keys)}; each output part must have exactly its schema keys in either mode."""
         keys = set()
         for frame in result["frames"]:
             keys.add(("frame", tuple(sorted(k for k in frame if k != "faces"))))
             for face in frame["faces"]:
-                keys.add(("face", tuple(sorted(k for k in face if not isinstance(face[k], dict)))))
-                keys.update((part, tuple(sorted(face[part]))) for part in ("emotion", "stress", "gaze") if part in face)
+                keys.add(("face", tuple(sorted(k for k in face if k not in KEYS))))
+                for part in set(face) & set(KEYS):
+                    assert tuple(face[part]) == KEYS[part], (result["mode"], part, face[part])
         return keys
 
-    assert shape(realtime) == shape(deterministic) and len(shape(deterministic)) >= 3  # frame, face, emotion at least
+    assert shape(realtime) == shape(deterministic) == {
+        ("frame", ("height", "stamp_ns", "width")), ("face", ("face_id", "pitch", "roi", "roll", "score", "yaw"))}
+    assert any("emotion" in f for fr in realtime["frames"] for f in fr["faces"])
+    assert any("emotion" in f for fr in deterministic["frames"] for f in fr["faces"])
