@@ -34,6 +34,13 @@ def deterministic(clip_bag):
     return ev.evaluate_deterministic(str(clip_bag))
 
 
+@pytest.fixture(scope="module")
+def realtime(clip_bag, tmp_path_factory):
+    """One realtime run for the tests below (each run plays the bag on a ROS graph: seconds)."""
+    out = tmp_path_factory.mktemp("realtime")
+    return ev.evaluate_realtime(str(clip_bag), settle_s=5.0, record_outputs=str(out / "outputs.mcap")), out
+
+
 def test_deterministic_round_trip_and_report(clip_bag, tmp_path, capsys):
     out = tmp_path / "report"
     assert bag_cli.main(["eval", str(clip_bag), "--deterministic", "--out", str(out), "--quiet"]) == 0
@@ -75,9 +82,8 @@ def test_label_topic_aligns_with_outputs(labelled_bag, tmp_path):
     assert 'alt="confusion_matrix"' in html and "Emotion accuracy" in html
 
 
-def test_realtime_mode_reports_latency_and_drops(clip_bag, tmp_path):
-    rec = tmp_path / "outputs.mcap"
-    result = ev.evaluate_realtime(str(clip_bag), settle_s=5.0, record_outputs=str(rec))
+def test_realtime_mode_reports_latency_and_drops(realtime):
+    result, tmp_path = realtime
     drops = result["drops"]
     assert drops["images_published"] == 10
     assert result["frames_processed"] + drops["frames_without_output"] == 10
@@ -121,10 +127,10 @@ def test_metrics_are_right_on_a_known_case():
     assert np.array(m["confusion_matrix"]).sum() == 5 and m["confusion_matrix"][0][3] == 1
 
 
-def test_both_modes_write_the_same_record_schema(clip_bag, deterministic):
+def test_both_modes_write_the_same_record_schema(realtime, deterministic):
     from sentin_ros.tools.eval.records import KEYS
 
-    realtime = ev.evaluate_realtime(str(clip_bag), settle_s=5.0)
+    realtime = realtime[0]
 
     def shape(result):
         """{(level, keys)}; each output part must have exactly its schema keys in either mode."""
