@@ -81,7 +81,9 @@ class GraphConfig:
     def overrides_for(self, spec: NodeSpec) -> dict[str, Any]:
         """What this configuration sets on top of the YAML for `spec`."""
         values: dict[str, Any] = {}
-        if spec.key in FACE_CONSUMERS:
+        if spec.key == "emotion" and "stress" in self.models:
+            values["publish_embedding"] = True  # the stress node uses it: the CNN runs once per face
+        if spec.key in (*FACE_CONSUMERS, "face"):
             if self.delegate:
                 values["delegate"] = self.delegate
             if self.num_threads is not None:
