@@ -13,7 +13,9 @@ one-process composition (`sentin-ros run`), which takes the same YAML.
 """
 from __future__ import annotations
 
-from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
+import os
+
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler, SetEnvironmentVariable
 from launch.events import matches_action
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -108,6 +110,17 @@ def _setup(context, *args, **kwargs):
     return actions
 
 
+def _dds_profile() -> list:
+    """The shipped Fast DDS profile (shared memory large enough for camera frames: without it most
+    best-effort frames between the node processes are lost), unless the user set one or another RMW."""
+    if not os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp").startswith("rmw_fastrtps"):
+        return []
+    if any(os.environ.get(v) for v in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")):
+        return []
+    profile = PathJoinSubstitution([FindPackageShare("sentin_ros"), "config", "fastdds.xml"])
+    return [SetEnvironmentVariable(v, profile) for v in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")]
+
+
 def generate_launch_description() -> LaunchDescription:
     declared = [DeclareLaunchArgument(name, default_value=default, description=description) for name, default, description in ARGUMENTS]
-    return LaunchDescription([*declared, OpaqueFunction(function=_setup)])
+    return LaunchDescription([*declared, *_dds_profile(), OpaqueFunction(function=_setup)])

@@ -115,6 +115,15 @@ def test_clip_yields_outputs_for_the_same_stamps_and_face_ids(pipe):
             assert keys == face_keys  # one Emotion per face and frame
 
 
+def test_the_emotion_cnn_runs_once_per_face(pipe):
+    """With both nodes up, the stress node takes the emotion node's embeddings instead of running
+    the CNN again (the graph sets publish_embedding on the emotion node)."""
+    stress = pipe.comp.nodes["stress"]
+    assert pipe.comp.nodes["emotion"].get_parameter("publish_embedding").value is True
+    assert stress.shared_embeddings >= FRAMES - 4
+    assert stress.own_embeddings <= 2  # at most a face whose embedding came after embedding_wait
+
+
 def test_diagnostics_report_rates_and_processing_times(pipe):
     by_node: dict[str, list[dict]] = {}
     for msg in pipe.got["diagnostics"]:

@@ -79,3 +79,18 @@ def test_bad_model_path_fails_configure_cleanly(ros, tmp_path):
     assert not ros.transition("emotion_node", "configure")
     assert ros.state("emotion_node") == "unconfigured"
     assert "not found" in node.last_error and node.models is None
+
+
+@pytest.mark.parametrize("field, value", [("size_px", 20.0), ("yaw", 70.0), ("presence", 0.5)])
+def test_low_quality_faces_get_no_emotion(ros, astronaut_faces, field, value):
+    """The quality gate (min_face_size, max_abs_yaw, min_presence): the face is skipped and counted."""
+    import copy
+
+    msg = copy.deepcopy(astronaut_faces)
+    setattr(msg.faces[0], field, value)
+    node = EmotionNode(context=ros.context)
+    ros.add(node)
+    assert ros.transition("emotion_node", "configure") and ros.transition("emotion_node", "activate")
+    assert _run(ros, node, msg, timeout=1.5) == []
+    assert node.stats.low_quality > 0 and node.stats.bad_input == 0
+    assert _run(ros, node, astronaut_faces), "the same face at full quality is published"

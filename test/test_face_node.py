@@ -114,3 +114,55 @@ def test_bad_parameter_fails_configure_and_leaves_node_unconfigured(ros):
     assert not ros.transition("face_node", "configure")
     assert ros.state("face_node") == "unconfigured"
     assert "image_transport" in node.last_error and node.pipeline is None
+
+
+def _diagnostics(node) -> dict:
+    return {kv.key: kv.value for kv in node.diagnostic_status().values}
+
+
+def test_delegate_fallback_and_failed_configure_like_the_model_nodes(ros):
+    """The face node's three interpreters follow delegate / delegate_fallback as the model nodes' do."""
+    from rclpy.parameter import Parameter
+
+    missing = "external:/nonexistent/libdelegate.so"
+    node = FaceNode("face_fallback", context=ros.context, parameter_overrides=[Parameter("delegate", value=missing)])
+    ros.add(node)
+    assert ros.transition("face_fallback", "configure")
+    diag = _diagnostics(node)
+    for name in ("detector", "landmarks", "iris"):
+        assert diag[f"{name}_delegate_fell_back"] == "true" and diag[f"{name}_delegate"] == "xnnpack"
+        assert "/nonexistent/libdelegate.so" in diag[f"{name}_fallback_reason"]
+
+    strict = FaceNode("face_strict", context=ros.context,
+                      parameter_overrides=[Parameter("delegate", value=missing), Parameter("delegate_fallback", value=False)])
+    ros.add(strict)
+    assert not ros.transition("face_strict", "configure")
+    assert ros.state("face_strict") == "unconfigured"
+    assert "delegate_fallback is false" in strict.last_error and strict.pipeline is None and strict.models is None
+
+    bad = FaceNode("face_bad_model", context=ros.context, parameter_overrides=[Parameter("landmark_model_path", value="/nonexistent/x.tflite")])
+    ros.add(bad)
+    assert not ros.transition("face_bad_model", "configure")
+    assert "/nonexistent/x.tflite" in bad.last_error and bad.models is None
+
+
+def test_interpreter_parameters_rebuild_or_are_rejected_while_serving(ros, astronaut_bgr):
+    from rclpy.parameter import Parameter
+
+    node = FaceNode(context=ros.context)
+    ros.add(node)
+    pub = ros.node.create_publisher(Image, "image", 10)
+    got = ros.collect(FaceArray, "faces")
+    assert ros.transition("face_node", "configure") and ros.transition("face_node", "activate")
+    msg = array_to_image(astronaut_bgr, "bgr8", _header(1))
+    assert _publish_until(ros, pub, msg, got)
+    old = node.models["face"]
+    assert node.set_parameters([Parameter("num_threads", value=2)])[0].successful
+    assert node.models["face"] is not old and node.models["face"].detector.runtime.num_threads == 2
+    current = node.models["face"]
+    result = node.set_parameters([Parameter("iris_model_path", value="/nonexistent/iris.tflite")])[0]
+    assert not result.successful and "/nonexistent/iris.tflite" in result.reason
+    assert node.models["face"] is current  # the old interpreters keep serving
+    n = len(got)
+    assert _publish_until(ros, pub, msg, got, n + 1)
+    assert len(got[-1].faces) == 1 and got[-1].faces[0].presence > 0.9 and got[-1].faces[0].expression_ok

@@ -24,7 +24,9 @@ def test_overrides_go_where_they_belong_and_win_over_the_yaml():
     assert config.overrides_for(BY_KEY["source"]) == {"image_topic": "/cam/image", "image_transport": "raw", "source": "0",
                                                       "diagnostics_period": 0.5}
     emotion = config.overrides_for(BY_KEY["emotion"])
-    assert emotion == {"delegate": "gpu", "num_threads": 3, "diagnostics_period": 0.5}  # no image parameters
+    assert emotion == {"delegate": "gpu", "num_threads": 3, "diagnostics_period": 0.5,  # no image parameters
+                       "publish_embedding": True}  # the stress node runs: it takes the emotion node's embeddings
+    assert "publish_embedding" not in GraphConfig(params_file=YAML, models=("face", "emotion")).overrides_for(BY_KEY["emotion"])
     assert GraphConfig(params_file=YAML).overrides_for(BY_KEY["face"]) == {}  # nothing chosen: the YAML's values
 
 

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
 from sentin_ros.msg import FaceArray, Stress
@@ -78,3 +79,21 @@ def test_history_header_and_reset(ros, astronaut_frame):
     feed(1)
     assert ros.wait_for(lambda: len(got) == n + 1)
     assert got[-1].window_frames == min_frames
+
+
+def test_alone_it_runs_the_emotion_cnn_itself_and_says_so(ros, astronaut_frame):
+    """No emotion node on the graph: the stress node computes the embeddings (and counts them)."""
+    node = StressNode(context=ros.context, parameter_overrides=[Parameter("min_frames", value=2)])
+    ros.add(node)
+    assert ros.transition("stress_node", "configure") and ros.transition("stress_node", "activate")
+    pub = ros.node.create_publisher(FaceArray, "faces", 10)
+    got = ros.collect(Stress, "stress")
+    deadline = time.monotonic() + 15.0
+    t = 100.0
+    while not got and time.monotonic() < deadline:
+        t += 0.1
+        pub.publish(_msg(astronaut_frame, t))
+        time.sleep(0.1)
+    assert got, "no Stress without an emotion node"
+    values = {kv.key: kv.value for kv in node.diagnostic_status().values}
+    assert int(values["embeddings_computed_here"]) >= 2 and values["embeddings_from_emotion_node"] == "0"

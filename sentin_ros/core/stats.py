@@ -46,6 +46,7 @@ class NodeStats:
         self.dropped = 0
         self.bad_input = 0
         self.low_quality = 0  # faces skipped by a quality gate (not errors)
+        self.lost = 0  # sent by the publisher, never reached the callback (SequenceGaps)
         self._lock = threading.Lock()
 
     def add_time(self, seconds: float) -> None:
@@ -62,4 +63,25 @@ class NodeStats:
         return float(np.median(t)), float(t.max())
 
     def drop_ratio(self) -> float:
-        return self.dropped / self.received if self.received else 0.0
+        """Share of the frames sent that were not processed: replaced in the worker slot, or lost
+        before the callback (in DDS, or in a full subscription queue)."""
+        sent = self.received + self.lost
+        return (self.dropped + self.lost) / sent if sent else 0.0
+
+
+class SequenceGaps:
+    """Messages a publisher sent that never reached the callback, from the DDS publication
+    sequence numbers (rmw message info). One publisher per input topic is assumed (a camera
+    driver, the face node); a sequence number that goes back starts a new count (a publisher
+    restarted), it is not a loss."""
+
+    def __init__(self):
+        self._last: int | None = None
+
+    def update(self, seq: int | None) -> int:
+        """The number of messages lost just before this one."""
+        if seq is None:
+            return 0
+        gap = seq - self._last - 1 if self._last is not None and seq > self._last else 0
+        self._last = seq
+        return gap

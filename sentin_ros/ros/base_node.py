@@ -15,7 +15,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from ..core.stats import NodeStats
+from ..core.stats import NodeStats, SequenceGaps
 from .latest_slot import LatestSlot
 
 
@@ -34,6 +34,7 @@ class PerceptionNode(LifecycleNode):
         self.declare("warn_drop_ratio", 0.5, "Dropped/received frame ratio above which diagnostics say WARN.", (0.0, 1.0))
         self.declare("min_input_rate", 0.0, "Input rate (Hz) below which an active node says WARN; 0 disables.", (0.0, 1000.0))
         self.stats = NodeStats()
+        self._gaps = SequenceGaps()
         self.last_error = ""
         self._slot: LatestSlot | None = None
         self._diag_pub = None
@@ -101,6 +102,7 @@ class PerceptionNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.last_error = ""
         self.stats = NodeStats()
+        self._gaps = SequenceGaps()
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(float(self.param("diagnostics_period")), self._publish_diagnostics)
         self._slot = LatestSlot(self._handle, self._count_drop, name=f"{self.get_name()}_worker")
@@ -108,6 +110,7 @@ class PerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._gaps = SequenceGaps()  # what was published while inactive is not lost
         try:
             self._slot.start()
             self.activate_io()
@@ -169,6 +172,11 @@ class PerceptionNode(LifecycleNode):
             self.get_logger().error(f"release failed: {exc}")
 
     # -- input path ---------------------------------------------------------------------------
+    def enqueue_with_info(self, msg: Any, info: dict) -> None:
+        """Subscription callback with rmw message info: also counts what never arrived."""
+        self.stats.lost += self._gaps.update(info.get("publication_sequence_number"))
+        self.enqueue(msg)
+
     def enqueue(self, item: Any) -> None:
         """Subscription callbacks call this; the worker thread gets only the newest item."""
         self.stats.received += 1
@@ -218,7 +226,9 @@ class PerceptionNode(LifecycleNode):
         elif med == med and med > self.param("warn_processing_ms"):
             level, message = DiagnosticStatus.WARN, f"processing {med:.1f} ms (median) is above warn_processing_ms"
         elif self.stats.drop_ratio() > self.param("warn_drop_ratio"):
-            level, message = DiagnosticStatus.WARN, f"dropping {100 * self.stats.drop_ratio():.0f}% of input frames"
+            level, message = DiagnosticStatus.WARN, (
+                f"dropping {100 * self.stats.drop_ratio():.0f}% of input frames "
+                f"({self.stats.dropped} replaced by newer ones, {self.stats.lost} lost before the callback)")
         elif self.param("min_input_rate") > 0 and in_rate < self.param("min_input_rate"):
             level, message = DiagnosticStatus.WARN, f"input rate {in_rate:.1f} Hz is below min_input_rate"
         values = {
@@ -229,6 +239,7 @@ class PerceptionNode(LifecycleNode):
             "received": str(self.stats.received),
             "processed": str(self.stats.processed),
             "dropped": str(self.stats.dropped),
+            "lost_before_callback": str(self.stats.lost),
             "bad_input": str(self.stats.bad_input),
         }
         values.update(self.diagnostic_values())

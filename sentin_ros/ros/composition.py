@@ -28,6 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from . import param_file
 from .graph import FACE_CONSUMERS, GraphConfig, NodeSpec, precheck, yaml_parameters
+from .transport import use_shipped_dds_profile
 
 
 class CompositionError(RuntimeError):
@@ -60,6 +61,7 @@ class Composition:
         except ValueError as exc:
             raise CompositionError(str(exc)) from None
         self._owns_context = context is None
+        use_shipped_dds_profile()
         self.context = context or rclpy.Context()
         if self._owns_context:
             rclpy.init(args=["sentin_ros", *self.config.ros_args], context=self.context,

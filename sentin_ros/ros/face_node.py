@@ -78,9 +78,9 @@ class FaceNode(ModelOwner, PerceptionNode):
         qos = image_qos(self.param("reliability"), self.param("qos_depth"))
         topic = self.param("image_topic")
         if self.param("image_transport") == "compressed":
-            self._image_sub = self.create_subscription(CompressedImage, topic.rstrip("/") + "/compressed", self.enqueue, qos)
+            self._image_sub = self.create_subscription(CompressedImage, topic.rstrip("/") + "/compressed", self.enqueue_with_info, qos)
         else:
-            self._image_sub = self.create_subscription(Image, topic, self.enqueue, qos)
+            self._image_sub = self.create_subscription(Image, topic, self.enqueue_with_info, qos)
         if self.param("camera_info_topic"):
             self._info_sub = self.create_subscription(CameraInfo, self.param("camera_info_topic"), self._on_camera_info, qos)
 

@@ -81,6 +81,8 @@ class GraphConfig:
     def overrides_for(self, spec: NodeSpec) -> dict[str, Any]:
         """What this configuration sets on top of the YAML for `spec`."""
         values: dict[str, Any] = {}
+        if spec.key == "emotion" and "stress" in self.models:
+            values["publish_embedding"] = True  # the stress node uses it: the CNN runs once per face
         if spec.key in MODELS:  # every node that runs LiteRT models
             if self.delegate:
                 values["delegate"] = self.delegate

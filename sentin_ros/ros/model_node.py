@@ -50,7 +50,7 @@ class ModelNode(ModelOwner, PerceptionNode):
 
         # Depth 10, not 1: stale frames are dropped (and counted) by the newest-only worker slot
         # rather than silently inside DDS, so diagnostics see every drop.
-        self._faces_sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=10))
+        self._faces_sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue_with_info, output_qos(depth=10))
 
     def deactivate_io(self) -> None:
         if self._faces_sub is not None:

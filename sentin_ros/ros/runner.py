@@ -4,8 +4,11 @@ from __future__ import annotations
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
+from .transport import use_shipped_dds_profile
+
 
 def run_single(node_cls, args=None) -> None:
+    use_shipped_dds_profile()
     rclpy.init(args=args)
     node = node_cls()
     executor = MultiThreadedExecutor()

@@ -1,7 +1,11 @@
 """Stress node: sentin_ros/FaceArray -> sentin_ros/Stress per face once a face has enough history.
 
-It runs its own copy of the emotion CNN for the 256-d embedding (about 0.3 ms a face), so its
-output does not depend on the emotion node's lifecycle state or on matching two topics.
+The stress model reads the emotion CNN's 256-d embedding. With `embedding_source: emotion`
+(default) it takes the embedding the emotion node has just computed (published with
+publish_embedding, matched by image stamp and face_id), so the CNN runs once per face; when no
+emotion node publishes on `emotion_topic`, or an embedding does not arrive within
+`embedding_wait`, it runs its own copy of the CNN for that face and says so (log, diagnostics).
+`own` always runs its own copy.
 What the level means: models/affective_tcn_int8.md (a learned index of visible facial strain, not a
 physiological or medical measure).
 """
@@ -9,11 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..inference.emotion import EmotionModel
 from ..inference.stress import StressModel, StressTracker
 from .convert.images import stamp_to_seconds
 from .convert.outputs import stress_fields, stress_msg
+from .embedding_inbox import EmbeddingInbox
 from .model_node import ModelNode
+from .qos import output_qos
 
 
 class StressNode(ModelNode):
@@ -27,7 +35,14 @@ class StressNode(ModelNode):
         self.declare("max_gap", 0.5, "Seconds without a face after which its window restarts.", (0.01, 60.0))
         self.declare("elevated_threshold", 0.4, "Level at or above which the state is ELEVATED.", (0.0, 1.0))
         self.declare("high_threshold", 0.7, "Level at or above which the state is HIGH.", (0.0, 1.0))
+        self.declare("embedding_source", "emotion", "emotion: use the emotion node's embeddings (its CNN runs once per face), own CNN when none arrive; own: always run the CNN here.")
+        self.declare("emotion_topic", "emotion", "Emotion topic whose embeddings are used (embedding_source: emotion).")
+        self.declare("embedding_wait", 0.2, "Seconds to wait for a frame's embeddings from the emotion node before running the CNN here.", (0.0, 5.0))
         self.tracker: StressTracker | None = None
+        self.inbox: EmbeddingInbox | None = None
+        self._emotion_sub = None
+        self.shared_embeddings = 0
+        self.own_embeddings = 0
 
     def build_models(self, params: dict[str, Any]) -> dict[str, Any]:
         options = self.model_options(params)
@@ -49,7 +64,11 @@ class StressNode(ModelNode):
         elevated, high = float(self.param("elevated_threshold")), float(self.param("high_threshold"))
         if not elevated <= high:
             raise ValueError(f"elevated_threshold ({elevated}) must not exceed high_threshold ({high})")
+        source = self.param("embedding_source")
+        if source not in ("emotion", "own"):
+            raise ValueError(f"embedding_source must be emotion or own, got {source!r}")
         self.configure_models()
+        self.inbox = EmbeddingInbox() if source == "emotion" else None
         self.tracker = StressTracker(
             self.models["stress"], min_frames=int(self.param("min_frames")), elevated=elevated, high=high,
             max_gap_s=float(self.param("max_gap")),
@@ -58,6 +77,42 @@ class StressNode(ModelNode):
 
     def release_state(self) -> None:
         self.tracker = None
+        self.inbox = None
+
+    def activate_io(self) -> None:
+        super().activate_io()
+        if self.inbox is not None:
+            from sentin_ros.msg import Emotion
+
+            self._emotion_sub = self.create_subscription(Emotion, self.param("emotion_topic"), self.inbox.put, output_qos(depth=50))
+
+    def deactivate_io(self) -> None:
+        super().deactivate_io()
+        if self._emotion_sub is not None:
+            self.destroy_subscription(self._emotion_sub)
+            self._emotion_sub = None
+
+    def _embeddings(self, msg, faces, cnn) -> list[tuple[np.ndarray, float]]:
+        """(embedding, top-class probability) per face: the emotion node's, else our CNN's."""
+        shared = {}
+        inbox = self.inbox
+        if inbox is not None and faces:
+            if self.count_publishers(self.param("emotion_topic")) > 0:
+                shared = inbox.take(msg.header, [f.face_id for f in faces], float(self.param("embedding_wait")))
+            if len(shared) < len(faces):
+                self.get_logger().warning(
+                    f"{len(faces) - len(shared)} face(s) without an embedding from {self.param('emotion_topic')!r} "
+                    "(no emotion node, or publish_embedding is off): running the emotion CNN here", throttle_duration_sec=10.0)
+        out = []
+        for face in faces:
+            if face.face_id in shared:
+                self.shared_embeddings += 1
+                out.append(shared[face.face_id])
+            else:
+                self.own_embeddings += 1
+                probs, embedding = cnn.infer(face.crop)
+                out.append((embedding, float(probs.max())))
+        return out
 
     def process(self, msg) -> None:
         with self.using_models() as models:
@@ -65,9 +120,9 @@ class StressNode(ModelNode):
             if models is None or tracker is None or pub is None:
                 return
             stamp = stamp_to_seconds(msg.header.stamp)
-            for face in self.faces_of(msg):
-                probs, embedding = models["emotion"].infer(face.crop)
-                est = tracker.push(face.face_id, stamp, embedding, face.geometry, float(probs.max()))
+            faces = list(self.faces_of(msg))
+            for face, (embedding, confidence) in zip(faces, self._embeddings(msg, faces, models["emotion"])):
+                est = tracker.push(face.face_id, stamp, embedding, face.geometry, confidence)
                 if est is None:
                     continue
                 pub.publish(stress_msg(msg.header, stress_fields(est)))
@@ -79,6 +134,8 @@ class StressNode(ModelNode):
     def diagnostic_values(self) -> dict[str, str]:
         values = super().diagnostic_values()
         values["faces_tracked"] = str(len(self.tracker.face_ids) if self.tracker is not None else 0)
+        values["embeddings_from_emotion_node"] = str(self.shared_embeddings)
+        values["embeddings_computed_here"] = str(self.own_embeddings)
         return values
 
 

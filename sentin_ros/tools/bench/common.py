@@ -29,6 +29,18 @@ def log(text: str) -> None:
 
 
 # -- machine ----------------------------------------------------------------------------------
+def instruction_set() -> str:
+    """The SIMD extensions XNNPACK picks its kernels by (from /proc/cpuinfo's flags): the same
+    INT8 model runs several times faster with AVX-512 VNNI than with AVX2 alone."""
+    try:
+        flags = next(line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith(("flags", "Features")))
+    except (OSError, StopIteration):
+        return platform.machine()
+    keep = [f for f in flags if f in ("sse4_2", "avx", "avx2", "fma", "avx_vnni", "neon", "asimd", "asimddp")
+            or f.startswith(("avx512", "amx"))]
+    return " ".join(sorted(set(keep))) or platform.machine()
+
+
 def machine() -> dict:
     import psutil
 
@@ -51,6 +63,7 @@ def machine() -> dict:
         commit = ""
     return {
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(), "cpu": cpu,
+        "instruction_set": instruction_set(),
         "logical_cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "load_avg_at_start": os.getloadavg(),
         "os": platform.platform(), "python": platform.python_version(), "versions": versions, "git_commit": commit,

@@ -1,0 +1,282 @@
+"""Face front end benchmark: what it finds (group photos, no-face clips), what it costs (against
+the mediapipe FaceMesh solution on the same frames, as ratios from one run), how far it reaches,
+and how close its landmarks are to FaceMesh's.
+
+    .venv/bin/python benchmarks/face_front_end.py [--shared ../shared] [--quick]
+
+Writes benchmarks/results/face_front_end.json (with the machine and its instruction set) and
+prints a markdown table. The group photos and clips are the developers' data in ../shared
+(not in a fresh clone): those sections are left out, with the reason, when it is missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sentin_ros.core.face_front_end import FrontEndConfig  # noqa: E402
+from sentin_ros.core.face_pipeline import FacePipeline, FacePipelineConfig  # noqa: E402
+from sentin_ros.media.synthetic import astronaut_rgb, face_canvas, place_face  # noqa: E402
+from sentin_ros.runtime import ModelOptions  # noqa: E402
+from sentin_ros.tools.bench.common import machine, stat, time_ms  # noqa: E402
+
+WIDTHS = (1280, 640, 320)
+HFOV_DEG = 60.0
+FACE_HEIGHT_M = 0.20  # brow-to-chin-and-ear-to-ear extent the size is measured on (adult face)
+
+
+def pipeline(**front_end) -> FacePipeline:
+    return FacePipeline(FacePipelineConfig(front_end=FrontEndConfig(**front_end)))
+
+
+# -- what it finds ---------------------------------------------------------------------------
+def groups(shared: Path) -> dict:
+    out = {}
+    for path in sorted((shared / "media" / "groups").glob("*.jpg")):
+        expected = int(re.search(r"_(\d+)\.jpg$", path.name).group(1))
+        img = cv2.imread(str(path))
+        row = {"expected": expected}
+        for width in WIDTHS:
+            s = width / img.shape[1]
+            small = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+            for rng in ("auto", "far", "near"):
+                p = pipeline(detector_range=rng)
+                row[f"{rng}@{width}"] = len(p.process(small, 0.0, "bgr8", still=True).faces)
+                p.close()
+        out[path.name] = row
+    totals = {k: sum(r[k] for r in out.values()) for k in next(iter(out.values())) if k != "expected"} if out else {}
+    return {"photos": out, "found": totals, "expected": sum(r["expected"] for r in out.values())}
+
+
+def false_positive_tracks(shared: Path, min_frames: int = 5) -> dict:
+    """Tracks living longer than `min_frames` frames on material with no face in it."""
+    clips = {"no_face.mp4": (0, None), "noface_face.mov": (0, 96), "face_then_noface_960x540.mov (cartoon part)": (80, None)}
+    out = {}
+    for name, (first, last) in clips.items():
+        cap = cv2.VideoCapture(str(shared / "media" / name.split(" ")[0]))
+        p = pipeline()
+        lives: dict[int, int] = {}
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok or (last is not None and i >= last):
+                break
+            if i >= first:
+                for f in p.process(frame, i / 25.0, "bgr8").faces:
+                    lives[f.face_id] = lives.get(f.face_id, 0) + 1
+            i += 1
+        p.close()
+        out[name] = {"frames": i - first, "tracks": len(lives), f"tracks_longer_than_{min_frames}": sum(n > min_frames for n in lives.values()),
+                     "longest": max(lives.values(), default=0)}
+    return out
+
+
+# -- what it costs ---------------------------------------------------------------------------
+def _frames_one_face(n: int) -> list[np.ndarray]:
+    rgb = astronaut_rgb()
+    return [cv2.cvtColor(place_face(rgb, (640, 480), (320 + 20 * math.sin(i / 9), 240 + 10 * math.cos(i / 7))), cv2.COLOR_BGR2RGB) for i in range(n)]
+
+
+def _frames_four_faces(n: int) -> list[np.ndarray]:
+    return [cv2.cvtColor(face_canvas([110] * 4, (640, 480), shift=(3 * math.sin(i / 9), 2 * math.cos(i / 7)))[0], cv2.COLOR_BGR2RGB) for i in range(n)]
+
+
+def _per_frame(fn, frames: list[np.ndarray], repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        for rgb in frames:
+            t = time.perf_counter()
+            fn(rgb)
+            out.append((time.perf_counter() - t) * 1e3)
+    return out
+
+
+def _stage_costs(fe, rgb: np.ndarray, n: int, threads: int) -> dict:
+    res = {}
+    face = fe.find(rgb)[0].landmarks
+    res[f"landmarks per face, {threads} thread(s)"] = stat(time_ms(lambda: fe.landmarker.mesh(rgb, face.roi), n))
+    if fe.landmarker.iris is not None:
+        res[f"iris per face (both eyes), {threads} thread(s)"] = stat(time_ms(lambda: fe.landmarker.add_iris(rgb, face), n))
+    wins = fe.detector.windows(rgb.shape[1], rgb.shape[0])
+    res[f"detection, whole frame (full range), {threads} thread(s)"] = stat(time_ms(lambda: fe.detector.detect(rgb, wins[:1]), n // 2))
+    res[f"detection, one tile, {threads} thread(s)"] = stat(time_ms(lambda: fe.detector.detect(rgb, wins[1:2]), n // 2))
+    return res
+
+
+def cost(n: int, repeats: int) -> dict:
+    import mediapipe as mp
+
+    one, four = _frames_one_face(n), _frames_four_faces(n)
+    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=8, refine_landmarks=True)
+    runs = {}
+    for threads in (1, 2):
+        for iris in (False, True):
+            p = FacePipeline(FacePipelineConfig(front_end=FrontEndConfig(iris=iris, runtime=ModelOptions(num_threads=threads))))
+            runs[(threads, iris)] = p
+    res: dict = {}
+    samples: dict[str, list[float]] = {}
+    # Rounds interleave the FaceMesh solution and every configuration, so that load that comes
+    # and goes on a shared machine falls on all of them alike.
+    for _ in range(repeats):
+        for frames, label in ((one, "1 face"), (four, "4 faces")):
+            _per_frame(mesh.process, frames[:10], 1)
+            samples.setdefault(f"facemesh solution, {label}", []).extend(_per_frame(mesh.process, frames, 1))
+            for (threads, iris), p in runs.items():
+                p.front_end.reset()
+                _per_frame(p.front_end.find, frames[:10], 1)
+                key = f"front end, {label}, iris {'on' if iris else 'off'}, {threads} thread(s)"
+                samples.setdefault(key, []).extend(_per_frame(p.front_end.find, frames, 1))
+    mesh.close()
+    res.update({k: stat(v) for k, v in samples.items()})
+    for (threads, iris), p in runs.items():
+        if iris:
+            res.update(_stage_costs(p.front_end, one[0], n, threads))
+        p.close()
+    base1, base4 = res["facemesh solution, 1 face"]["p50"], res["facemesh solution, 4 faces"]["p50"]
+    ratios = {}
+    for key, v in res.items():
+        if key.startswith("front end"):
+            ratios[key] = round(v["p50"] / (base1 if "1 face" in key else base4), 3)
+    for threads in (1, 2):
+        for iris in ("off", "on"):
+            a = res[f"front end, 1 face, iris {iris}, {threads} thread(s)"]["p50"]
+            b = res[f"front end, 4 faces, iris {iris}, {threads} thread(s)"]["p50"]
+            ratios[f"extra face ms, iris {iris}, {threads} thread(s)"] = round((b - a) / 3, 3)
+    return {"ms": res, "ratio_to_facemesh_p50": ratios,
+            "method": "per-frame wall time of FaceFrontEnd.find (detection schedule + landmarks (+ iris) per face) on 640×480 frames of "
+                      "the astronaut moving (1 face) and four 110-px copies (4 faces), against mediapipe.solutions.face_mesh.FaceMesh "
+                      "(refine_landmarks, video mode) on the same frames; p50 ratios from this run"}
+
+
+# -- how far it reaches ----------------------------------------------------------------------
+def reach() -> dict:
+    """Smallest face (landmark extent, px) each range finds on a still, and the distance that is
+    for a camera of HFOV_DEG at that width."""
+    out = {}
+    for width, height in ((640, 480), (1280, 720)):
+        sizes = [int(s) for s in np.geomspace(12, height / 3, 24)]
+        focal = width / 2 / math.tan(math.radians(HFOV_DEG / 2))
+        for rng in ("near", "far", "auto"):
+            p = pipeline(detector_range=rng)
+            smallest = None  # the smallest size from which every larger one (to a third of the height) is found
+            for side in sorted(sizes, reverse=True):
+                found = 0
+                for k, shift in enumerate(((0, 0), (-width / 5, height / 6), (width / 4, -height / 7))):
+                    img, _ = face_canvas([side], (width, height), shift=shift)
+                    p.reset()
+                    found += len(p.process(img, float(k), "bgr8", still=True).faces) > 0
+                if found < 3:
+                    break
+                smallest = side
+            p.close()
+            out[f"{rng}@{width}x{height}"] = {
+                "smallest_face_px": smallest,
+                "max_distance_m": round(focal * FACE_HEIGHT_M / smallest, 1) if smallest else None,
+            }
+    return {"reach": out, "assumes": f"{HFOV_DEG:.0f}° horizontal field of view, a face {FACE_HEIGHT_M * 100:.0f} cm across its landmark extent; "
+                                     "found = in 3 of 3 placements on a still, and so every larger face up to a third of the frame height"}
+
+
+# -- how close to FaceMesh -------------------------------------------------------------------
+def landmark_agreement(shared: Path | None) -> dict:
+    import mediapipe as mp
+
+    sources = {"astronaut": [cv2.cvtColor(astronaut_rgb(), cv2.COLOR_RGB2BGR)]}
+    if shared is not None:
+        for name in ("single_face_640x360.mp4", "pexels_wolfgang_langer_640x360.mp4"):
+            cap = cv2.VideoCapture(str(shared / "media" / name))
+            frames = []
+            while len(frames) < 150:
+                ok, f = cap.read()
+                if not ok:
+                    break
+                frames.append(f)
+            sources[name] = frames
+    out = {}
+    for name, frames in sources.items():
+        p = pipeline()
+        mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=len(frames) == 1, refine_landmarks=True)
+        errs, iris_errs = [], []
+        for i, bgr in enumerate(frames):
+            h, w = bgr.shape[:2]
+            ours = p.process(bgr, i / 25.0, "bgr8").faces
+            ref = mesh.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
+            if not ours or not ref:
+                continue
+            r = np.array([(q.x * w, q.y * h) for q in ref[0].landmark])
+            o = ours[0].landmarks[:, :2] * (w, h)
+            d = np.linalg.norm(o - r, axis=1)
+            errs.append(d[:468].mean())
+            iris_errs.append(d[468:].mean())
+        mesh.close()
+        p.close()
+        out[name] = {"frames_compared": len(errs), "mesh_mean_px": round(float(np.mean(errs)), 2) if errs else None,
+                     "iris_mean_px": round(float(np.mean(iris_errs)), 2) if iris_errs else None}
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--quick", action="store_true", help="fewer frames (a smoke run)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "face_front_end.json"))
+    args = ap.parse_args()
+    shared = Path(args.shared)
+    have_data = (shared / "media" / "groups").is_dir()
+    report: dict = {"machine": machine()}
+    print(f"machine: {report['machine']['cpu']}; instruction set: {report['machine']['instruction_set']}", flush=True)
+    if have_data:
+        report["groups"] = groups(shared)
+        report["false_positive_tracks"] = false_positive_tracks(shared)
+    else:
+        report["skipped"] = f"group photos and clips: {shared} not found (developers' data, not in a fresh clone)"
+    n, repeats = (20, 1) if args.quick else (60, 3)
+    report["cost"] = cost(n, repeats)
+    report["reach"] = reach()
+    report["landmarks_vs_facemesh"] = landmark_agreement(shared if have_data else None)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    print_table(report)
+    return 0
+
+
+def print_table(r: dict) -> None:
+    print(f"\nMeasured {r['machine']['date_utc']} on {r['machine']['cpu']} ({r['machine']['cpus_usable']} usable CPUs; "
+          f"{r['machine']['instruction_set']}), load average at start {r['machine']['load_avg_at_start'][0]:.2f}\n")
+    if "groups" in r:
+        g = r["groups"]
+        print("| group photos (16 faces) | " + " | ".join(f"{w} px" for w in WIDTHS) + " |")
+        print("|---|" + "---|" * len(WIDTHS))
+        for rng in ("auto", "far", "near"):
+            print(f"| {rng} | " + " | ".join(f"{g['found'][f'{rng}@{w}']}/{g['expected']}" for w in WIDTHS) + " |")
+        print("\n| no-face material | frames | tracks | tracks > 5 frames | longest |\n|---|---|---|---|---|")
+        for name, v in r["false_positive_tracks"].items():
+            print(f"| {name} | {v['frames']} | {v['tracks']} | {v['tracks_longer_than_5']} | {v['longest']} |")
+    print("\n| cost (ms p50 per frame) | value | ÷ FaceMesh |\n|---|---|---|")
+    c = r["cost"]
+    for key, v in c["ms"].items():
+        ratio = c["ratio_to_facemesh_p50"].get(key)
+        print(f"| {key} | {v['p50']:.2f} | {'' if ratio is None else f'{ratio:.2f}×'} |")
+    for key, v in c["ratio_to_facemesh_p50"].items():
+        if key.startswith("extra"):
+            print(f"| {key} | {v:.2f} | |")
+    print("\n| range | smallest face | distance (60° camera) |\n|---|---|---|")
+    for key, v in r["reach"]["reach"].items():
+        print(f"| {key} | {v['smallest_face_px']} px | {v['max_distance_m']} m |")
+    print("\n| landmarks vs FaceMesh | frames | mesh mean px | iris mean px |\n|---|---|---|---|")
+    for key, v in r["landmarks_vs_facemesh"].items():
+        print(f"| {key} | {v['frames_compared']} | {v['mesh_mean_px']} | {v['iris_mean_px']} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
