@@ -230,29 +230,41 @@ def main() -> int:
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--quick", action="store_true", help="fewer frames (a smoke run)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "face_front_end.json"))
+    ap.add_argument("--only", choices=("finds", "cost", "reach", "landmarks"), help="one section, merged into an existing --out file")
     args = ap.parse_args()
     shared = Path(args.shared)
     have_data = (shared / "media" / "groups").is_dir()
-    report: dict = {"machine": machine()}
-    print(f"machine: {report['machine']['cpu']}; instruction set: {report['machine']['instruction_set']}", flush=True)
-    if have_data:
-        report["groups"] = groups(shared)
-        report["false_positive_tracks"] = false_positive_tracks(shared)
-    else:
-        report["skipped"] = f"group photos and clips: {shared} not found (developers' data, not in a fresh clone)"
+    out = Path(args.out)
+    report: dict = json.loads(out.read_text()) if args.only and out.exists() else {}
+    report["machine" if not args.only else f"machine_{args.only}"] = machine()
+    here = report.get("machine") or report[f"machine_{args.only}"]
+    print(f"machine: {here['cpu']}; instruction set: {here['instruction_set']}", flush=True)
+    want = {args.only} if args.only else {"finds", "cost", "reach", "landmarks"}
+    if "finds" in want:
+        if have_data:
+            report["groups"] = groups(shared)
+            report["false_positive_tracks"] = false_positive_tracks(shared)
+        else:
+            report["skipped"] = f"group photos and clips: {shared} not found (developers' data, not in a fresh clone)"
     n, repeats = (20, 1) if args.quick else (60, 3)
-    report["cost"] = cost(n, repeats)
-    report["reach"] = reach()
-    report["landmarks_vs_facemesh"] = landmark_agreement(shared if have_data else None)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1))
+    if "cost" in want:
+        report["cost"] = cost(n, repeats)
+    if "reach" in want:
+        report["reach"] = reach()
+    if "landmarks" in want:
+        report["landmarks_vs_facemesh"] = landmark_agreement(shared if have_data else None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
     print_table(report)
     return 0
 
 
 def print_table(r: dict) -> None:
-    print(f"\nMeasured {r['machine']['date_utc']} on {r['machine']['cpu']} ({r['machine']['cpus_usable']} usable CPUs; "
-          f"{r['machine']['instruction_set']}), load average at start {r['machine']['load_avg_at_start'][0]:.2f}\n")
+    for key in [k for k in r if k.startswith("machine")]:
+        m = r[key]
+        print(f"\n{key}: measured {m['date_utc']} on {m['cpu']} ({m['cpus_usable']} usable CPUs; "
+              f"{m['instruction_set']}), load average at start {m['load_avg_at_start'][0]:.2f}")
+    print()
     if "groups" in r:
         g = r["groups"]
         print("| group photos (16 faces) | " + " | ".join(f"{w} px" for w in WIDTHS) + " |")
@@ -262,6 +274,8 @@ def print_table(r: dict) -> None:
         print("\n| no-face material | frames | tracks | tracks > 5 frames | longest |\n|---|---|---|---|---|")
         for name, v in r["false_positive_tracks"].items():
             print(f"| {name} | {v['frames']} | {v['tracks']} | {v['tracks_longer_than_5']} | {v['longest']} |")
+    if "cost" not in r:
+        return
     print("\n| cost (ms p50 per frame) | value | ÷ FaceMesh |\n|---|---|---|")
     c = r["cost"]
     for key, v in c["ms"].items():

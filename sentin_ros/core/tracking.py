@@ -48,6 +48,7 @@ class FaceTracker:
         self.max_center_jump = max_center_jump
         self._tracks: dict[int, Track] = {}
         self._next_id = 1
+        self._last_t: float | None = None
 
     @property
     def tracks(self) -> dict[int, Track]:
@@ -79,7 +80,10 @@ class FaceTracker:
                     continue
                 overlap = iou(box, tr.box)
                 jump = _center_jump(box, tr.box)
-                if overlap >= self.min_iou or jump <= self.max_center_jump:
+                # A face seen on the previous frame and found again by the detector on this one
+                # moved fast (its landmark region lost it): allow twice the jump.
+                limit = self.max_center_jump * (2.0 if tr.last_seen == self._last_t else 1.0)
+                if overlap >= self.min_iou or jump <= limit:
                     candidates.append((overlap - 0.1 * jump, bi, fid))
         candidates.sort(reverse=True)
 
@@ -99,6 +103,7 @@ class FaceTracker:
             tr = self._tracks[fid]
             tr.box, tr.last_seen, tr.hits = box, t, tr.hits + 1
             result.append(tr)
+        self._last_t = t
         return result, retired
 
     def reset(self) -> None:
