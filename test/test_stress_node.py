@@ -34,7 +34,8 @@ def _msg(frame, t, with_face=True):
 
 
 def test_history_header_and_reset(ros, astronaut_frame):
-    node = StressNode(context=ros.context)
+    # embedding_source own: the frames go straight to the worker, whatever else is on the graph
+    node = StressNode(context=ros.context, parameter_overrides=[Parameter("embedding_source", value="own")])
     ros.add(node)
     assert ros.transition("stress_node", "configure") and ros.transition("stress_node", "activate")
     min_frames = node.param("min_frames")

@@ -57,6 +57,11 @@ class ModelNode(ModelOwner, PerceptionNode):
             self.destroy_subscription(self._faces_sub)
             self._faces_sub = None
 
+    def passes_gate(self, face) -> bool:
+        """Whether a Face message passes this node's quality gate (always, without one)."""
+        q = self.quality
+        return q is None or q.expression_ok(float(face.presence), float(face.size_px), float(face.yaw))
+
     def faces_of(self, msg, with_crop: bool = True):
         """The FaceArray's faces as core FaceObservations; a malformed one is logged (throttled)
         and skipped, and so (silently, counted) is one the quality gate rejects."""

@@ -11,6 +11,7 @@ physiological or medical measure).
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,9 @@ class StressNode(ModelNode):
         self.tracker: StressTracker | None = None
         self.inbox: EmbeddingInbox | None = None
         self._emotion_sub = None
+        self._expiry_timer = None
+        self._publishers_checked = -1e9
+        self._has_emotion_publisher = False
         self.shared_embeddings = 0
         self.own_embeddings = 0
 
@@ -84,25 +88,59 @@ class StressNode(ModelNode):
         if self.inbox is not None:
             from sentin_ros.msg import Emotion
 
-            self._emotion_sub = self.create_subscription(Emotion, self.param("emotion_topic"), self.inbox.put, output_qos(depth=50))
+            self._emotion_sub = self.create_subscription(Emotion, self.param("emotion_topic"), self._on_emotion, output_qos(depth=50))
+            self._expiry_timer = self.create_timer(0.02, self._release_expired)
 
     def deactivate_io(self) -> None:
         super().deactivate_io()
         if self._emotion_sub is not None:
             self.destroy_subscription(self._emotion_sub)
             self._emotion_sub = None
+        if self._expiry_timer is not None:
+            self.destroy_timer(self._expiry_timer)
+            self._expiry_timer = None
+
+    def enqueue(self, item) -> None:
+        """A FaceArray waits in the inbox for its faces' embeddings while an emotion node publishes them."""
+        inbox = self.inbox
+        if inbox is None or not self._emotion_node_present():
+            return super().enqueue(item)
+        ids = [int(f.face_id) for f in item.faces if self.passes_gate(f)]
+        if not ids:
+            return super().enqueue(item)
+        for ready in inbox.hold(item, ids, time.monotonic() + float(self.param("embedding_wait"))):
+            super().enqueue(ready)
+
+    def idle(self) -> bool:
+        """Also no frame waiting in the inbox for its embeddings."""
+        inbox = self.inbox
+        return super().idle() and (inbox is None or inbox.waiting() == 0)
+
+    def _on_emotion(self, msg) -> None:
+        inbox = self.inbox
+        for ready in inbox.put(msg) if inbox is not None else []:
+            super().enqueue(ready)
+
+    def _release_expired(self) -> None:
+        inbox = self.inbox
+        for ready in inbox.expired(time.monotonic()) if inbox is not None else []:
+            super().enqueue(ready)
+
+    def _emotion_node_present(self) -> bool:
+        now = time.monotonic()
+        if now - self._publishers_checked > 1.0:  # a graph query; once a second is enough
+            self._has_emotion_publisher = self.count_publishers(self.param("emotion_topic")) > 0
+            self._publishers_checked = now
+        return self._has_emotion_publisher
 
     def _embeddings(self, msg, faces, cnn) -> list[tuple[np.ndarray, float]]:
         """(embedding, top-class probability) per face: the emotion node's, else our CNN's."""
-        shared = {}
-        inbox = self.inbox
-        if inbox is not None and faces:
-            if self.count_publishers(self.param("emotion_topic")) > 0:
-                shared = inbox.take(msg.header, [f.face_id for f in faces], float(self.param("embedding_wait")))
-            if len(shared) < len(faces):
-                self.get_logger().warning(
-                    f"{len(faces) - len(shared)} face(s) without an embedding from {self.param('emotion_topic')!r} "
-                    "(no emotion node, or publish_embedding is off): running the emotion CNN here", throttle_duration_sec=10.0)
+        shared = self.inbox.take(msg.header) if self.inbox is not None else {}
+        missing = sum(f.face_id not in shared for f in faces)
+        if self.inbox is not None and missing:
+            self.get_logger().warning(
+                f"{missing} face(s) without an embedding from {self.param('emotion_topic')!r} within embedding_wait "
+                "(no emotion node, or publish_embedding is off): running the emotion CNN here", throttle_duration_sec=10.0)
         out = []
         for face in faces:
             if face.face_id in shared:
@@ -136,6 +174,8 @@ class StressNode(ModelNode):
         values["faces_tracked"] = str(len(self.tracker.face_ids) if self.tracker is not None else 0)
         values["embeddings_from_emotion_node"] = str(self.shared_embeddings)
         values["embeddings_computed_here"] = str(self.own_embeddings)
+        if self.inbox is not None:
+            values["frames_dropped_waiting_for_embeddings"] = str(self.inbox.dropped)
         return values
 
 
