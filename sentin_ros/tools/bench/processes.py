@@ -26,8 +26,6 @@ def _spawn(models, namespace: str, env: dict) -> dict[str, subprocess.Popen]:
     for key in models:
         args = [sys.executable, str(ROOT / "scripts" / EXECUTABLES[key]), "--ros-args", "--params-file", default_params_file(),
                 "-r", f"__ns:={namespace}", "--log-level", "warn"]
-        if key == "emotion" and "stress" in models:
-            args += ["-p", "publish_embedding:=true"]  # what the launch file sets when both run
         procs[key] = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return procs
 
@@ -123,7 +121,7 @@ def run_processes(frames: list[np.ndarray], fps: float, models=("face", "emotion
         }
         result["frames_without_faces_output"] = sum(k not in received["faces"] for k in counted)
         result["nodes"] = {
-            key: {f: diagnostics.get(EXECUTABLES[key], {}).get(f) for f in ("received", "processed", "dropped", "lost_before_callback")}
+            key: {f: diagnostics.get(EXECUTABLES[key], {}).get(f) for f in ("received", "processed", "dropped", "lost_before_callback", "embeddings_from_emotion_node", "embeddings_computed_here") if f in diagnostics.get(EXECUTABLES[key], {})}
             for key in models
         }
         result["cpu_cores"] = round(cpu / max(wall, 1e-6) * wall, 2)
