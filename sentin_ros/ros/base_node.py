@@ -4,9 +4,29 @@ Build in configure, connect in activate, disconnect in deactivate, release in cl
 A failed configure releases whatever was built and leaves the node unconfigured, with the
 reason in the log and in `last_error`. Messages are handed to a worker thread that only ever
 processes the newest one; replaced messages are counted as dropped.
+
+Transitions hold at any moment:
+- Every transition request (the `change_state` service, `trigger_*`, `request_transition`) goes
+  through one lock and is checked against the transitions available from the current state. An
+  invalid one is answered with failure and logged; rclpy would raise `RCLError` ("Transition is
+  not registered") inside the service callback, which kills a single-node process and, in a
+  one-process composition, the executor thread (every node stops processing). `shutdown` is
+  accepted from any primary state (the right one of the three shutdown transitions is used)
+  and is a no-op success on a node already finalized.
+- One worker thread per node for its whole life (latest_slot.py); `frame_lock` is held for the
+  whole frame, so deactivate waits for the frame in progress (up to `FRAME_WAIT_S`, then the
+  frame finishes with its output going nowhere) and cleanup/shutdown wait for it before
+  anything it uses is released.
+- Inputs are switched on and off, not created and destroyed: a subscription is created the
+  first time it is opened and kept (reused while its type, topic and QoS stay the same); its
+  callback runs only while the node is active. Destroying a subscription (or a timer, or a
+  service) while other threads of a MultiThreadedExecutor build their wait sets raises
+  `InvalidHandle` inside rclpy's executor and stops it. Messages that arrive while the node is
+  inactive are not counted anywhere (the node is not taking input).
 """
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from typing import Any
@@ -17,15 +37,43 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 
 from ..core.stats import NodeStats
 from .latest_slot import LatestSlot
+from .lifecycle_guard import GuardedTransitions
 
 
 class InputError(ValueError):
     """Bad input: logged (throttled), the frame is skipped, the node keeps running."""
 
 
-class PerceptionNode(LifecycleNode):
+def _qos_key(qos) -> tuple:
+    if isinstance(qos, int):
+        return ("depth", qos)
+    return (int(qos.history), int(qos.depth), int(qos.reliability), int(qos.durability))
+
+
+class _Input:
+    """A kept subscription and the gate in front of its callback."""
+
+    def __init__(self):
+        self.subscription = None
+        self.callback = None
+        self.open = False
+
+    def deliver(self, msg) -> None:
+        callback = self.callback if self.open else None
+        if callback is not None:
+            callback(msg)
+
+
+class PerceptionNode(GuardedTransitions, LifecycleNode):
+    #: seconds deactivate waits for the frame in progress before it goes on without it
+    FRAME_WAIT_S = 10.0
+
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
+        self.install_transition_guard()
+        #: held by the worker for the whole frame; cleanup/shutdown/hot swaps take it too
+        self.frame_lock = threading.RLock()
+        self._inputs: dict[tuple, _Input] = {}
         #: name -> descriptor of every parameter this node declares (docs, checks), in declaration order
         self.parameter_descriptions: dict[str, ParameterDescriptor] = {}
         self.declare("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", (0.05, 60.0))
@@ -35,7 +83,7 @@ class PerceptionNode(LifecycleNode):
         self.declare("min_input_rate", 0.0, "Input rate (Hz) below which an active node says WARN; 0 disables.", (0.0, 1000.0))
         self.stats = NodeStats()
         self.last_error = ""
-        self._slot: LatestSlot | None = None
+        self._slot = LatestSlot(self._handle, self._count_drop, name=f"{node_name}_worker")
         self._diag_pub = None
         self._diag_timer = None
         self._active = False
@@ -67,8 +115,26 @@ class PerceptionNode(LifecycleNode):
 
     def idle(self) -> bool:
         """No input queued or being processed by the worker."""
-        slot = self._slot
-        return slot is None or slot.idle()
+        return self._slot.idle()
+
+    # -- inputs (kept subscriptions, gated) -------------------------------------------------------
+    def open_input(self, msg_type, topic: str, callback, qos) -> None:
+        """Let `callback` receive `topic` while the node is active (call in activate_io).
+
+        The subscription is created the first time and kept for the node's life (see the module
+        docstring); closing an input only closes its gate."""
+        key = (msg_type, topic, _qos_key(qos))
+        entry = self._inputs.get(key)
+        if entry is None:
+            entry = _Input()
+            entry.subscription = self.create_subscription(msg_type, topic, entry.deliver, qos)
+            self._inputs[key] = entry
+        entry.callback = callback
+        entry.open = True
+
+    def close_inputs(self) -> None:
+        for entry in self._inputs.values():
+            entry.open = False
 
     # -- to be provided by the nodes ------------------------------------------------------------
     def configure_core(self) -> None:
@@ -78,10 +144,10 @@ class PerceptionNode(LifecycleNode):
         """Release everything configure_core built; must be safe on a half-built node."""
 
     def activate_io(self) -> None:
-        """Create subscriptions."""
+        """Open the inputs (open_input); start what runs only while active."""
 
     def deactivate_io(self) -> None:
-        """Destroy subscriptions."""
+        """Stop what activate_io started besides the inputs (the base node closes those)."""
 
     def process(self, item: Any) -> None:
         """Handle one input (called on the worker thread)."""
@@ -102,8 +168,12 @@ class PerceptionNode(LifecycleNode):
         self.last_error = ""
         self.stats = NodeStats()
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(float(self.param("diagnostics_period")), self._publish_diagnostics)
-        self._slot = LatestSlot(self._handle, self._count_drop, name=f"{self.get_name()}_worker")
+        period = float(self.param("diagnostics_period"))
+        if self._diag_timer is None:  # kept for the node's life (see the module docstring)
+            self._diag_timer = self.create_timer(period, self._publish_diagnostics)
+        else:
+            self._diag_timer.timer_period_ns = int(period * 1e9)
+            self._diag_timer.reset()
         self.get_logger().info("configured")
         return TransitionCallbackReturn.SUCCESS
 
@@ -114,18 +184,26 @@ class PerceptionNode(LifecycleNode):
         except Exception as exc:
             self.last_error = str(exc)
             self.get_logger().error(f"activate failed: {exc}")
-            self._slot.stop()
-            self.deactivate_io()
+            self._stop_input()
             return TransitionCallbackReturn.FAILURE
         self._active = True
         self.get_logger().info("activated")
         return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def _stop_input(self) -> None:
+        """Close the inputs, stop what activate_io started, and let the frame in progress end."""
         self._active = False
-        self.deactivate_io()
-        if self._slot is not None:
-            self._slot.stop()
+        self.close_inputs()
+        try:
+            self.deactivate_io()
+        except Exception as exc:
+            self.get_logger().error(f"deactivate_io failed: {exc}")
+        if not self._slot.stop(self.FRAME_WAIT_S):
+            self.get_logger().warning(f"a frame is still being processed after {self.FRAME_WAIT_S:.1f} s; "
+                                      "it finishes without output")
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_input()
         self.get_logger().info("deactivated")
         return super().on_deactivate(state)
 
@@ -135,32 +213,23 @@ class PerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._active = False
-        self.deactivate_io()
-        if self._slot is not None:
-            self._slot.stop()
+        self._stop_input()
         self._teardown()
-        self.get_logger().info("shut down")
+        self.get_logger().info(f"shut down (from {state.label})")
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().error(f"error processing: releasing resources (last error: {self.last_error})")
-        self._active = False
-        self.deactivate_io()
-        if self._slot is not None:
-            self._slot.stop()
+        self._stop_input()
         self._teardown()
         return TransitionCallbackReturn.SUCCESS
 
     def _teardown(self) -> None:
-        self._safe_release()
-        if self._diag_timer is not None:
-            self.destroy_timer(self._diag_timer)
-            self._diag_timer = None
+        with self.frame_lock:  # waits for a frame still in progress: nothing is released under it
+            self._safe_release()
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
             self._diag_pub = None
-        self._slot = None
 
     def _safe_release(self) -> None:
         try:
@@ -168,14 +237,27 @@ class PerceptionNode(LifecycleNode):
         except Exception as exc:  # releasing must never take the node down
             self.get_logger().error(f"release failed: {exc}")
 
+    def destroy_node(self) -> None:
+        """Also ends the worker thread (a node destroyed without a lifecycle shutdown)."""
+        self._active = False
+        self.close_inputs()
+        self._slot.stop(1.0)
+        super().destroy_node()
+
+    def shutdown_lifecycle(self) -> bool:
+        """Run the lifecycle shutdown transition from whatever state the node is in (signals,
+        composition exit). True once the node is finalized."""
+        self.request_transition("shutdown")
+        return self.lifecycle_state == "finalized"
+
     # -- input path ---------------------------------------------------------------------------
     def enqueue(self, item: Any) -> None:
         """Subscription callbacks call this; the worker thread gets only the newest item."""
+        if not self._active:
+            return
         self.stats.received += 1
         self.stats.input.tick()
-        slot = self._slot
-        if slot is not None and self._active:
-            slot.put(item)
+        self._slot.put(item)
 
     def _count_drop(self) -> None:
         self.stats.dropped += 1
@@ -183,7 +265,8 @@ class PerceptionNode(LifecycleNode):
     def _handle(self, item: Any) -> None:
         start = time.perf_counter()
         try:
-            self.process(item)
+            with self.frame_lock:
+                self.process(item)
         except InputError as exc:
             self.stats.bad_input += 1
             self.get_logger().error(f"skipping input: {exc}", throttle_duration_sec=2.0)

@@ -10,6 +10,7 @@ from .convert.faces import frame_to_msg
 from .convert.images import ImageError, camera_from_info, compressed_to_array, image_to_array, stamp_to_seconds
 from .model_owner import ModelOwner
 from .qos import image_qos, output_qos
+from .topics import camera_info_topic
 
 #: Pipeline parameters whose change needs new interpreters (the others are read at configure).
 _FRONT_END_MODEL_PARAMETERS = ("detector_range", "iris", "detector_model_path", "landmark_model_path", "iris_model_path")
@@ -26,15 +27,13 @@ class FaceNode(ModelOwner, PerceptionNode):
         self.declare("image_transport", "raw", "raw | compressed.")
         self.declare("reliability", "best_effort", "Image subscription reliability: best_effort (sensor data) | reliable.")
         self.declare("qos_depth", 1, "Image subscription queue depth.", (1, 100))
-        self.declare("camera_info_topic", "camera_info", "CameraInfo topic; its K matrix is used for head pose. Empty: a default pinhole (f = image width).")
+        self.declare("camera_info_topic", "", "CameraInfo topic; its K matrix is used for head pose. Empty: the sibling camera_info of image_topic (/camera/image_raw -> /camera/camera_info); 'none': a default pinhole (f = image width).")
         self.declare("faces_topic", "faces", "Output FaceArray topic.")
         for name, (default, description, value_range) in PARAMETERS.items():
             self.declare(name, default, description, value_range)
         self.declare_model_parameters()
         self.pipeline: FacePipeline | None = None
         self._pub = None
-        self._image_sub = None
-        self._info_sub = None
         self._last_stamp: float | None = None
 
     def _config(self, params: dict | None = None):
@@ -78,17 +77,16 @@ class FaceNode(ModelOwner, PerceptionNode):
         qos = image_qos(self.param("reliability"), self.param("qos_depth"))
         topic = self.param("image_topic")
         if self.param("image_transport") == "compressed":
-            self._image_sub = self.create_subscription(CompressedImage, topic.rstrip("/") + "/compressed", self.enqueue, qos)
+            self.open_input(CompressedImage, topic.rstrip("/") + "/compressed", self.enqueue, qos)
         else:
-            self._image_sub = self.create_subscription(Image, topic, self.enqueue, qos)
-        if self.param("camera_info_topic"):
-            self._info_sub = self.create_subscription(CameraInfo, self.param("camera_info_topic"), self._on_camera_info, qos)
+            self.open_input(Image, topic, self.enqueue, qos)
+        info_topic = self.camera_info_topic()
+        if info_topic:
+            self.open_input(CameraInfo, info_topic, self._on_camera_info, qos)
 
-    def deactivate_io(self) -> None:
-        for sub in (self._image_sub, self._info_sub):
-            if sub is not None:
-                self.destroy_subscription(sub)
-        self._image_sub = self._info_sub = None
+    def camera_info_topic(self) -> str:
+        """The CameraInfo topic subscribed to ('' = none): the parameter, or derived from image_topic."""
+        return camera_info_topic(self.param("image_topic"), self.param("camera_info_topic"))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         camera = camera_from_info(msg)

@@ -25,7 +25,6 @@ class ModelNode(ModelOwner, PerceptionNode):
             self.declare("max_abs_yaw", q.max_abs_yaw, "Faces turned further than this from frontal (degrees) get no output.", (0.0, 180.0))
         self.quality: QualityThresholds | None = None
         self._pub = None
-        self._faces_sub = None
 
     def configure_models(self) -> None:
         super().configure_models()
@@ -50,12 +49,7 @@ class ModelNode(ModelOwner, PerceptionNode):
 
         # Depth 10, not 1: stale frames are dropped (and counted) by the newest-only worker slot
         # rather than silently inside DDS, so diagnostics see every drop.
-        self._faces_sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=10))
-
-    def deactivate_io(self) -> None:
-        if self._faces_sub is not None:
-            self.destroy_subscription(self._faces_sub)
-            self._faces_sub = None
+        self.open_input(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=10))
 
     def faces_of(self, msg, with_crop: bool = True):
         """The FaceArray's faces as core FaceObservations; a malformed one is logged (throttled)
