@@ -169,13 +169,16 @@ class Composition:
     def states(self) -> dict[str, str]:
         return {key: self.state(key) for key in self.nodes}
 
-    def start(self, hold_source: bool = False, extra_nodes: tuple = ()) -> Composition:
-        """Build, spin, configure, activate; returns self. `extra_nodes` (e.g. a demo's listener) spin too."""
+    def start(self, hold_source: bool = False, extra_nodes: tuple = (), drive: bool = True) -> Composition:
+        """Build, spin, configure, activate; returns self. `extra_nodes` (e.g. a demo's listener)
+        spin too. `drive=False`: only build and spin (the lifecycles are someone else's to drive)."""
         self.build()
         for node in extra_nodes:
             self.executor.add_node(node)
         self._spin_thread = threading.Thread(target=self._spin, name="sentin_executor", daemon=True)
         self._spin_thread.start()
+        if not drive:
+            return self
         self.configure()
         self.activate(hold_source)
         active = [self.nodes[k].get_fully_qualified_name() for k, s in self.states().items() if s == "active"]
