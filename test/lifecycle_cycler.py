@@ -1,8 +1,9 @@
-"""Deactivate/activate lifecycle nodes N times from a process of its own (as `ros2 lifecycle set`
-would, only faster): every cycle sends deactivate to all of them at once, waits for the
-answers, then activate. Prints one JSON line: cycles done, refused or unanswered requests.
+"""Cycle lifecycle nodes N times from a process of its own (as `ros2 lifecycle set` would, only
+faster): every cycle sends each transition of TRANSITIONS (default deactivate,activate) to all
+of them at once and waits for the answers before the next. Prints one JSON line: cycles done,
+refused or unanswered requests.
 
-    python test/lifecycle_cycler.py CYCLES /ns/face_node /ns/emotion_node ...
+    python test/lifecycle_cycler.py CYCLES [--transitions deactivate,cleanup,configure,activate] /ns/face_node ...
 """
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from rclpy.executors import SingleThreadedExecutor
 
 def main() -> int:
     cycles, names = int(sys.argv[1]), sys.argv[2:]
+    labels = ["deactivate", "activate"]
+    if names[:1] == ["--transitions"]:
+        labels, names = names[1].split(","), names[2:]
+    ids = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transition.TRANSITION_ACTIVATE,
+           "deactivate": Transition.TRANSITION_DEACTIVATE, "cleanup": Transition.TRANSITION_CLEANUP}
     rclpy.init()
     node = rclpy.create_node("lifecycle_cycler")
     executor = SingleThreadedExecutor()
@@ -27,15 +33,18 @@ def main() -> int:
         if not c.wait_for_service(timeout_sec=30.0):
             print(json.dumps({"error": f"no service {c.srv_name}"}), flush=True)
             return 1
+    deadline = time.monotonic() + 1.0  # let the clients match the servers they just discovered
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
     refused, unanswered, done = 0, 0, 0
     for _ in range(cycles):
-        for transition in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_ACTIVATE):
+        for transition in (ids[label] for label in labels):
             futures = []
             for c in clients:
                 req = ChangeState.Request()
                 req.transition.id = transition
                 futures.append(c.call_async(req))
-            deadline = time.monotonic() + 30.0
+            deadline = time.monotonic() + 60.0
             while not all(f.done() for f in futures) and time.monotonic() < deadline:
                 executor.spin_once(timeout_sec=0.05)
             for f in futures:

@@ -197,12 +197,13 @@ def test_hot_swaps_every_100ms_while_frames_flow_at_30hz_never_fail_a_frame(ros,
 
 
 CYCLES = 200
+FULL_CYCLES = 10
 
 
-def test_200_deactivate_activate_cycles_of_every_node_from_another_process_while_frames_flow(tmp_path):
+def _cycle_from_another_process(tmp_path, cycles: int, transitions: str, tag: str):
     """The composition (source looping at 30 Hz, face, emotion, stress, gaze) in this process;
-    another process toggles every node 200 times. The executor must be alive at the end, every
-    node active, no frame failed, and frames flow through the whole pipeline again."""
+    another process cycles every node. The executor must be alive at the end, every node
+    active, no frame failed, and frames flow through the whole pipeline again."""
     import json
     import os
     import subprocess
@@ -214,7 +215,7 @@ def test_200_deactivate_activate_cycles_of_every_node_from_another_process_while
     from sentin_ros.ros.qos import output_qos
     from test.ros_harness import RosHarness
 
-    ns = f"cy{os.getpid()}"
+    ns = f"cy{tag}{os.getpid()}"  # a namespace per test: no stale service of an earlier test to match
     clip = write_clip(str(tmp_path / "clip.mp4"), n_frames=30, leave=False)
     ros = RosHarness()
     config = CompositionConfig(namespace=ns, source=clip, overrides={"source": {"loop": True, "rate": 30.0}})
@@ -227,10 +228,11 @@ def test_200_deactivate_activate_cycles_of_every_node_from_another_process_while
         names = [f"/{ns}/{comp.nodes[k].get_name()}" for k in comp.nodes]
         root = Path(__file__).resolve().parents[1]
         env = {**os.environ, "PYTHONPATH": str(root)}
-        run = subprocess.run([sys.executable, str(root / "test" / "lifecycle_cycler.py"), str(CYCLES), *names],
+        run = subprocess.run([sys.executable, str(root / "test" / "lifecycle_cycler.py"), str(cycles),
+                              "--transitions", transitions, *names],
                              cwd=root, env=env, capture_output=True, text=True, timeout=240)
         result = json.loads(run.stdout.strip().splitlines()[-1])
-        assert result == {"cycles": CYCLES, "refused": 0, "unanswered": 0}, run.stdout + run.stderr
+        assert result == {"cycles": cycles, "refused": 0, "unanswered": 0}, run.stdout + run.stderr
         assert comp.executor_alive(), "the executor died"
         assert all(state == "active" for state in comp.states().values()), comp.states()
         n_faces, n_emotions = len(faces), len(emotions)
@@ -240,3 +242,13 @@ def test_200_deactivate_activate_cycles_of_every_node_from_another_process_while
     finally:
         comp.shutdown()
         ros.close()
+
+
+def test_200_deactivate_activate_cycles_of_every_node_from_another_process_while_frames_flow(tmp_path):
+    _cycle_from_another_process(tmp_path, CYCLES, "deactivate,activate", "a")
+
+
+def test_cleanup_configure_cycles_of_every_node_from_another_process_while_frames_flow(tmp_path):
+    """10 cycles, not 200: each configure builds and warms up every interpreter again (the face
+    front end's three take most of a second on a loaded 2-core machine)."""
+    _cycle_from_another_process(tmp_path, FULL_CYCLES, "deactivate,cleanup,configure,activate", "b")

@@ -17,12 +17,13 @@ Transitions hold at any moment:
   whole frame, so deactivate waits for the frame in progress (up to `FRAME_WAIT_S`, then the
   frame finishes with its output going nowhere) and cleanup/shutdown wait for it before
   anything it uses is released.
-- Inputs are switched on and off, not created and destroyed: a subscription is created the
-  first time it is opened and kept (reused while its type, topic and QoS stay the same); its
-  callback runs only while the node is active. Destroying a subscription (or a timer, or a
-  service) while other threads of a MultiThreadedExecutor build their wait sets raises
-  `InvalidHandle` inside rclpy's executor and stops it. Messages that arrive while the node is
-  inactive are not counted anywhere (the node is not taking input).
+- Nothing the executor waits on is destroyed while it runs: subscriptions, timers, services and
+  publishers (whose QoS event handlers are waitables) are created the first time they are needed
+  and kept, reused while their type, topic and QoS stay the same, and destroyed with the node.
+  Destroying one while other threads of a MultiThreadedExecutor build their wait sets raises
+  `InvalidHandle` inside rclpy's executor and stops it. Inputs are switched on and off: a
+  subscription's callback runs only while the node is active (messages that arrive while it is
+  inactive are not counted anywhere); cleanup switches a lifecycle publisher off and keeps it.
 """
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ class PerceptionNode(GuardedTransitions, LifecycleNode):
         #: held by the worker for the whole frame; cleanup/shutdown/hot swaps take it too
         self.frame_lock = threading.RLock()
         self._inputs: dict[tuple, _Input] = {}
+        self._kept_publishers: dict[tuple, Any] = {}
+        self._configured = False
         #: name -> descriptor of every parameter this node declares (docs, checks), in declaration order
         self.parameter_descriptions: dict[str, ParameterDescriptor] = {}
         self.declare("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", (0.05, 60.0))
@@ -118,19 +121,36 @@ class PerceptionNode(GuardedTransitions, LifecycleNode):
         return self._slot.idle()
 
     # -- inputs (kept subscriptions, gated) -------------------------------------------------------
-    def open_input(self, msg_type, topic: str, callback, qos) -> None:
+    def open_input(self, msg_type, topic: str, callback, qos, raw: bool = False) -> None:
         """Let `callback` receive `topic` while the node is active (call in activate_io).
 
         The subscription is created the first time and kept for the node's life (see the module
         docstring); closing an input only closes its gate."""
-        key = (msg_type, topic, _qos_key(qos))
+        key = (msg_type, topic, _qos_key(qos), raw)
         entry = self._inputs.get(key)
         if entry is None:
             entry = _Input()
-            entry.subscription = self.create_subscription(msg_type, topic, entry.deliver, qos)
+            entry.subscription = self.create_subscription(msg_type, topic, entry.deliver, qos, raw=raw)
             self._inputs[key] = entry
         entry.callback = callback
         entry.open = True
+
+    # -- publishers (kept) ---------------------------------------------------------------------------
+    def create_lifecycle_publisher(self, msg_type, topic, qos_profile, **kwargs):
+        """rclpy's, but kept for the node's life and reused (see the module docstring)."""
+        key = (msg_type, topic, _qos_key(qos_profile))
+        pub = self._kept_publishers.get(key)
+        if pub is None:
+            pub = self._kept_publishers[key] = super().create_lifecycle_publisher(msg_type, topic, qos_profile, **kwargs)
+        else:
+            self._managed_entities.add(pub)
+        return pub
+
+    def destroy_lifecycle_publisher(self, publisher) -> bool:
+        """Switch the publisher off and keep it (it is destroyed with the node)."""
+        publisher.on_deactivate(None)
+        self._managed_entities.discard(publisher)
+        return True
 
     def close_inputs(self) -> None:
         for entry in self._inputs.values():
@@ -167,7 +187,9 @@ class PerceptionNode(GuardedTransitions, LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.last_error = ""
         self.stats = NodeStats()
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        if self._diag_pub is None:  # kept for the node's life, like the timer
+            self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._configured = True
         period = float(self.param("diagnostics_period"))
         if self._diag_timer is None:  # kept for the node's life (see the module docstring)
             self._diag_timer = self.create_timer(period, self._publish_diagnostics)
@@ -227,9 +249,7 @@ class PerceptionNode(GuardedTransitions, LifecycleNode):
     def _teardown(self) -> None:
         with self.frame_lock:  # waits for a frame still in progress: nothing is released under it
             self._safe_release()
-        if self._diag_pub is not None:
-            self.destroy_publisher(self._diag_pub)
-            self._diag_pub = None
+        self._configured = False
 
     def _safe_release(self) -> None:
         try:
@@ -321,7 +341,7 @@ class PerceptionNode(GuardedTransitions, LifecycleNode):
         return status
 
     def _publish_diagnostics(self) -> None:
-        if self._diag_pub is None:
+        if self._diag_pub is None or not self._configured:
             return
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()

@@ -1,13 +1,14 @@
 """Face node: images -> sentin_ros/FaceArray (landmarks, pose, crop, features per tracked face)."""
 from __future__ import annotations
 
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from ..core.face_front_end import FaceFrontEnd
 from ..core.face_pipeline import PARAMETERS, FacePipeline, pipeline_config
 from .base_node import InputError, PerceptionNode
 from .convert.faces import frame_to_msg
-from .convert.images import ImageError, camera_from_info, compressed_to_array, image_to_array, stamp_to_seconds
+from .convert.images import MAX_PIXELS, ImageError, camera_from_info, cdr_image_size, compressed_to_array, image_to_array, stamp_to_seconds
 from .model_owner import ModelOwner
 from .qos import image_qos, output_qos
 from .topics import camera_info_topic
@@ -79,7 +80,7 @@ class FaceNode(ModelOwner, PerceptionNode):
         if self.param("image_transport") == "compressed":
             self.open_input(CompressedImage, topic.rstrip("/") + "/compressed", self.enqueue, qos)
         else:
-            self.open_input(Image, topic, self.enqueue, qos)
+            self.open_input(Image, topic, self._on_serialized_image, qos, raw=True)
         info_topic = self.camera_info_topic()
         if info_topic:
             self.open_input(CameraInfo, info_topic, self._on_camera_info, qos)
@@ -87,6 +88,20 @@ class FaceNode(ModelOwner, PerceptionNode):
     def camera_info_topic(self) -> str:
         """The CameraInfo topic subscribed to ('' = none): the parameter, or derived from image_topic."""
         return camera_info_topic(self.param("image_topic"), self.param("camera_info_topic"))
+
+    def _on_serialized_image(self, data: bytes) -> None:
+        """Raw images arrive serialized: an oversize one is refused from its first bytes, before it
+        is deserialized into a Python message (an 8000×8000 frame is 192 MB per copy)."""
+        try:
+            w, h = cdr_image_size(data)
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"image {w}x{h} exceeds the {MAX_PIXELS}-pixel limit; not deserialized")
+        except ImageError as exc:
+            self.stats.received += 1
+            self.stats.bad_input += 1
+            self.get_logger().error(f"skipping input: {exc}", throttle_duration_sec=2.0)
+            return
+        self.enqueue(deserialize_message(data, Image))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         camera = camera_from_info(msg)

@@ -12,6 +12,7 @@ from sensor_msgs.msg import CameraInfo
 from ..inference.calibration import CalibrationError, GazeCalibration
 from ..inference.gaze import GazeModel, GazeTracker
 from ..inference.screen import ScreenGeometry
+from ..runtime import NonFiniteInput
 from .convert.images import camera_from_info, stamp_to_seconds
 from .convert.outputs import gaze_fields, gaze_msg
 from .model_node import ModelNode
@@ -101,9 +102,13 @@ class GazeNode(ModelNode):
         size = (int(msg.image_width) or 640, int(msg.image_height) or 480)
         for face in self.faces_of(msg, with_crop=False):
             pos = face.head_position
-            with self._cal_lock:
-                est = tracker.push(face.face_id, stamp, face.eye, face.yaw, face.pitch, face.roll,
-                                   image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
+            try:
+                with self._cal_lock:
+                    est = tracker.push(face.face_id, stamp, face.eye, face.yaw, face.pitch, face.roll,
+                                       image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
+            except NonFiniteInput as exc:  # e.g. the face node runs without iris: eye features are NaN
+                self.skip_face(str(exc))
+                continue
             if est is None:
                 continue
             self._raw_history.setdefault(face.face_id, deque(maxlen=300)).append((stamp, est.raw_x, est.raw_y))

@@ -52,18 +52,30 @@ class ModelNode(ModelOwner, PerceptionNode):
         self.open_input(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=10))
 
     def faces_of(self, msg, with_crop: bool = True):
-        """The FaceArray's faces as core FaceObservations; a malformed one is logged (throttled)
-        and skipped, and so (silently, counted) is one the quality gate rejects."""
+        """The FaceArray's faces as core FaceObservations. A malformed one (e.g. a crop of the
+        wrong length) or a repeated face_id (only its first face counts: one output per stamp and
+        ID, one window step per frame) is counted as bad input, logged (throttled) and skipped;
+        one the quality gate rejects is skipped silently (counted in low_quality_faces)."""
+        seen: set[int] = set()
         for face in msg.faces:
+            if face.face_id in seen:
+                self.skip_face(f"face_id {face.face_id} appears more than once in one FaceArray")
+                continue
+            seen.add(face.face_id)
             try:
                 obs = face_from_msg(face, with_crop)
             except FaceMessageError as exc:
-                self.get_logger().error(f"{exc}; skipped", throttle_duration_sec=2.0)
+                self.skip_face(str(exc))
                 continue
             if self.quality is not None and not self.quality.expression_ok(obs.quality.presence, obs.quality.size_px, obs.yaw):
                 self.stats.low_quality += 1
                 continue
             yield obs
+
+    def skip_face(self, why: str) -> None:
+        """One face of a frame cannot be used (the rest of the frame goes on): counted as bad input."""
+        self.stats.bad_input += 1
+        self.get_logger().error(f"skipping a face: {why}", throttle_duration_sec=2.0)
 
     def diagnostic_values(self) -> dict[str, str]:
         values = self.model_diagnostics()

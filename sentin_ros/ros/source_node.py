@@ -85,7 +85,10 @@ class SourceNode(PerceptionNode):
             self._camera_info = self._make_camera_info(info.width, info.height)
         latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self._finished_pub = self.create_publisher(Bool, "~/finished", latched)
+        if self._finished_pub is None:  # kept for the node's life (see base_node)
+            self._finished_pub = self.create_publisher(Bool, "~/finished", latched)
+        elif self.finished.is_set():
+            self._finished_pub.publish(Bool(data=False))  # a new run: not finished (latched)
         self.finished.clear()
         self._t0_ns = None
         self.frames_published = 0
@@ -101,9 +104,6 @@ class SourceNode(PerceptionNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
-        if self._finished_pub is not None:
-            self.destroy_publisher(self._finished_pub)
-            self._finished_pub = None
         self._camera_info = None
 
     def activate_io(self) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..inference.emotion import EmotionModel
 from ..inference.stress import StressModel, StressTracker
+from ..runtime import NonFiniteInput
 from .convert.images import stamp_to_seconds
 from .convert.outputs import stress_fields, stress_msg
 from .model_node import ModelNode
@@ -67,7 +68,11 @@ class StressNode(ModelNode):
             stamp = stamp_to_seconds(msg.header.stamp)
             for face in self.faces_of(msg):
                 probs, embedding = models["emotion"].infer(face.crop)
-                est = tracker.push(face.face_id, stamp, embedding, face.geometry, float(probs.max()))
+                try:
+                    est = tracker.push(face.face_id, stamp, embedding, face.geometry, float(probs.max()))
+                except NonFiniteInput as exc:
+                    self.skip_face(str(exc))
+                    continue
                 if est is None:
                     continue
                 pub.publish(stress_msg(msg.header, stress_fields(est)))
