@@ -12,6 +12,10 @@ With `lockstep`, the source publishes a frame only once the face node and every 
 it have processed the previous one: all frames are processed, as fast as the pipeline goes
 (demo, tests). Without it the source keeps its rate and slow nodes drop frames (diagnostics
 count them), as on a robot.
+
+shutdown() runs every node's lifecycle shutdown (the source first, so its reader thread stops
+before anything else goes), then stops the executor and rclpy; `sentin-ros run` calls it on
+SIGINT/SIGTERM (ros/stop_signals.py).
 """
 from __future__ import annotations
 
