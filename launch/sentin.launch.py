@@ -5,17 +5,22 @@
     ros2 launch sentin_ros sentin.launch.py video:=/path/clip.mp4 debug_image:=true
 
 Every node reads the one parameter file (`params_file`, default share/sentin_ros/config/sentin.yaml);
-the launch arguments override a few of its values. Lifecycle: every node is configured at
-start and activated as soon as it reaches inactive (launch_ros lifecycle events); the source
-node, if any, is configured only once the face node is active, so no frame goes unheard. A node
-whose model file is missing is left out with the reason logged, as in the
-one-process composition (`sentin-ros run`), which takes the same YAML.
+the launch arguments override a few of its values. Lifecycle (sentin_ros/ros/startup.py, fed by
+launch_ros transition events): each node's start-up is driven once: every perception node is
+configured, then activated once it reports inactive; the source node, if any, is configured only
+once every started perception node is active (so no frame goes unheard), then activated. After
+that the nodes' transitions are the user's (`ros2 lifecycle set` is never answered by
+re-driving a node). On exit every node is asked for the lifecycle `shutdown` transition (and
+each executable runs it on the SIGINT launch sends anyway). A node whose model file is missing
+is left out with the reason logged, as in the one-process composition (`sentin-ros run`), which
+takes the same YAML.
 """
 from __future__ import annotations
 
 import os
 
 from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler, SetEnvironmentVariable
+from launch.event_handlers import OnShutdown
 from launch.events import matches_action
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -30,6 +35,8 @@ EXECUTABLES = {"source": "source_node", "face": "face_node", "emotion": "emotion
 
 ARGUMENTS = (
     ("image_topic", "image", "Input image topic of the face node (output of the source node when `video` is set)."),
+    ("camera_info_topic", "", "CameraInfo topic of the face, gaze and source nodes. Empty: the sibling camera_info of image_topic "
+     "(/camera/image_raw -> /camera/camera_info), as image_transport does; 'none': no CameraInfo (default pinhole)."),
     ("compressed", "false", "true: subscribe to sensor_msgs/CompressedImage on <image_topic>/compressed instead of raw images."),
     ("namespace", "", "Namespace of every node and relative topic (one pipeline per camera, e.g. cam1)."),
     ("models", "face,emotion,stress,gaze", "Comma-separated perception nodes to start (face is always started)."),
@@ -47,8 +54,23 @@ def _truthy(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+TRANSITIONS = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transition.TRANSITION_ACTIVATE}
+
+
 def _change_state(node: LifecycleNode, transition: int) -> EmitEvent:
     return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition))
+
+
+def _on_transition(context, plan, nodes, names, key):
+    """A node's transition event -> the start-up requests it leads to (none once its start-up is over)."""
+    event = context.locals.event
+    before = len(plan.log)
+    requests = plan.on_transition(key, event.start_state, event.goal_state)
+    actions = [LogInfo(msg=f"[sentin_ros] {line}") for line in plan.log[before:]]
+    for target, transition in requests:
+        actions.append(LogInfo(msg=f"[sentin_ros] {names[target]}: {transition}"))
+        actions.append(_change_state(nodes[target], TRANSITIONS[transition]))
+    return actions
 
 
 def _setup(context, *args, **kwargs):
@@ -64,7 +86,7 @@ def _setup(context, *args, **kwargs):
     # The graph builder the one-process composition uses: YAML, then these arguments.
     graph = GraphConfig(
         params_file=params_file, namespace=namespace, models=tuple(wanted), source=arg["video"] or None,
-        image_topic=arg["image_topic"], compressed=_truthy(arg["compressed"]), delegate=arg["delegate"] or None,
+        image_topic=arg["image_topic"], camera_info_topic=arg["camera_info_topic"] or None, compressed=_truthy(arg["compressed"]), delegate=arg["delegate"] or None,
         num_threads=int(arg["num_threads"]) if arg["num_threads"] else None, debug_image=_truthy(arg["debug_image"]),
     )
     sections = graph.sections()
@@ -88,25 +110,21 @@ def _setup(context, *args, **kwargs):
             arguments=["--ros-args", "--log-level", arg["log_level"]],
         )
 
+    from sentin_ros.ros.startup import StartupPlan
+
+    names = {key: f"/{namespace}/{BY_KEY[key].node_name}" if namespace else f"/{BY_KEY[key].node_name}" for key in nodes}
+    plan = StartupPlan(tuple(nodes))
     for key, node in nodes.items():
-        name = f"/{namespace}/{BY_KEY[key].node_name}" if namespace else f"/{BY_KEY[key].node_name}"
         actions.append(node)
-        # Activate once inactive (configure succeeded); a failed configure leaves the node unconfigured, logged.
         actions.append(RegisterEventHandler(OnStateTransition(
-            target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
-            entities=[LogInfo(msg=f"[sentin_ros] {name} configured; activating"),
-                      _change_state(node, Transition.TRANSITION_ACTIVATE)])))
-        actions.append(RegisterEventHandler(OnStateTransition(
-            target_lifecycle_node=node, start_state="activating", goal_state="active",
-            entities=[LogInfo(msg=f"[sentin_ros] {name} active")])))
-    # The source waits for the face node to be active; the others are configured in pipeline order.
-    if "source" in nodes:
-        actions.append(RegisterEventHandler(OnStateTransition(
-            target_lifecycle_node=nodes["face"], goal_state="active",
-            entities=[_change_state(nodes["source"], Transition.TRANSITION_CONFIGURE)])))
-    for key, node in nodes.items():
-        if key != "source":
-            actions.append(_change_state(node, Transition.TRANSITION_CONFIGURE))
+            target_lifecycle_node=node,
+            entities=[OpaqueFunction(function=_on_transition, args=[plan, nodes, names, key])])))
+    # On exit: the lifecycle shutdown of every node (any of the three shutdown ids is accepted
+    # from any state by the nodes; launch's SIGINT makes each executable run it too).
+    actions.append(RegisterEventHandler(OnShutdown(on_shutdown=[
+        _change_state(node, Transition.TRANSITION_ACTIVE_SHUTDOWN) for node in nodes.values()])))
+    for key, transition in plan.begin():
+        actions.append(_change_state(nodes[key], TRANSITIONS[transition]))
     return actions
 
 

@@ -1,6 +1,6 @@
 """`sentin-ros` (also `python -m sentin_ros`): the single command-line entry point.
 
-    sentin-ros run   [--params config/sentin.yaml] [--video PATH | --camera N] [--image-topic TOPIC]
+    sentin-ros run   [--params config/sentin.yaml] [--video PATH | --camera N] [--image-topic TOPIC] [--camera-info-topic TOPIC]
                      [--namespace NS] [--models face,emotion,stress,gaze] [--delegate D] [--threads N]
                      [--compressed] [--debug-image] [--loop] [--rate HZ] [--lockstep] [--ros-args ...]
     sentin-ros demo  [--video PATH | --camera N] [--frames N] [--out DIR] [--realtime] ...
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
 import time
 
@@ -41,6 +40,8 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--video", metavar="PATH", help="publish this video file or image folder with the source node")
     src.add_argument("--camera", metavar="N", help="publish webcam N (/dev/videoN or an index) with the source node")
     p.add_argument("--image-topic", metavar="TOPIC", help="image topic (input of the face node; output of the source node)")
+    p.add_argument("--camera-info-topic", metavar="TOPIC",
+                   help="CameraInfo topic (face, gaze, source); default: the sibling camera_info of the image topic, 'none' = none")
     p.add_argument("--compressed", action="store_true", help="use sensor_msgs/CompressedImage on <image-topic>/compressed")
     p.add_argument("--namespace", default="", metavar="NS", help="namespace of every node (one pipeline per camera)")
     p.add_argument("--models", type=_models, default=MODELS, metavar="LIST",
@@ -90,16 +91,6 @@ def _run_hook(name: str, rest: list[str]) -> int:
     return int(result or 0)
 
 
-def _install_sigterm() -> None:
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread
-        pass
-
-
 def _status_line(diag: dict[str, dict[str, str]]) -> str:
     parts = []
     for key, v in diag.items():
@@ -111,6 +102,7 @@ def _status_line(diag: dict[str, dict[str, str]]) -> str:
 
 def cmd_run(args, ros_args: list[str]) -> int:
     from .ros.composition import Composition, CompositionConfig, CompositionError
+    from .ros.stop_signals import StopSignals
 
     overrides: dict[str, dict] = {"source": {}}
     if args.loop:
@@ -123,21 +115,24 @@ def cmd_run(args, ros_args: list[str]) -> int:
     except Exception as exc:  # bad YAML, bad --models: say why
         print(f"sentin-ros run: {exc}", file=sys.stderr)
         return 2
-    _install_sigterm()
+    # SIGINT/SIGTERM request the shutdown (every node's lifecycle shutdown, then rclpy); a second
+    # one during it is only noted (ros/stop_signals.py).
+    stop = StopSignals()
     code = 0
     try:
         comp.start()
-        print("running; Ctrl-C to stop" + (" (or the end of the video)" if "source" in comp.nodes else ""), flush=True)
+        if not stop.is_set():
+            print("running; Ctrl-C to stop" + (" (or the end of the video)" if "source" in comp.nodes else ""), flush=True)
         last = time.monotonic()
-        while not comp.finished():
-            time.sleep(0.1)
+        while not stop.wait(0.1) and not comp.finished():
             if args.status_period > 0 and time.monotonic() - last >= args.status_period:
                 last = time.monotonic()
                 print(_status_line(comp.diagnostics()), flush=True)
-        comp.drain()
-        print("source finished", flush=True)
-    except KeyboardInterrupt:
-        print("interrupted: shutting down", flush=True)
+        if stop.is_set():
+            print(f"{stop.reason}: shutting down", flush=True)
+        else:
+            comp.drain()
+            print("source finished", flush=True)
     except CompositionError as exc:
         print(f"sentin-ros run: {exc}", file=sys.stderr)
         code = 1
@@ -145,8 +140,8 @@ def cmd_run(args, ros_args: list[str]) -> int:
         if comp.nodes:
             print("final: " + _status_line(comp.diagnostics()), flush=True)
         comp.shutdown()
+        stop.ignore_from_now_on()
     return code
-
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)

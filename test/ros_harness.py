@@ -27,6 +27,9 @@ class RosHarness:
         self.node = Node("test_harness", context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.executor.add_node(self.node)
+        # Clients are kept, not destroyed after each call: destroying one while the executor's
+        # other threads build their wait sets can stop the executor (rclpy InvalidHandle).
+        self._clients: dict = {}
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
 
@@ -34,19 +37,18 @@ class RosHarness:
         self.executor.add_node(node)
 
     def call(self, srv_type, name: str, request, timeout: float = 30.0):
-        client = self.node.create_client(srv_type, name)
-        try:
-            if not client.wait_for_service(timeout_sec=timeout):
-                raise TimeoutError(f"service {name} not available")
-            future = client.call_async(request)
-            deadline = time.monotonic() + timeout
-            while not future.done():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"service {name} did not answer")
-                time.sleep(0.005)
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+        client = self._clients.get((srv_type, name))
+        if client is None:
+            client = self._clients[(srv_type, name)] = self.node.create_client(srv_type, name)
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f"service {name} not available")
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"service {name} did not answer")
+            time.sleep(0.005)
+        return future.result()
 
     def transition(self, node_name: str, transition: str) -> bool:
         req = ChangeState.Request()

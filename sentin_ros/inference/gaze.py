@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.head_pose import rotation_from_angles
 from ..media.camera import default_camera_matrix
-from ..runtime import LiteModel, ModelError, ModelOptions
+from ..runtime import LiteModel, ModelError, ModelOptions, require_finite
 from .gaze_screen import REFERENCE_SCREEN, ScreenGeometry, convert, eye_position_m, gaze_direction
 from .windows import FaceWindows
 
@@ -260,8 +260,12 @@ class GazeTracker:
 
         head_position_m: the face core's head translation (nose tip, metres); rotation: its head
         rotation (3×3), None = built from the angles. Without a position the eye is assumed 0.6 m
-        in front of the camera.
+        in front of the camera. Non-finite features, pose or camera raise NonFiniteInput before
+        anything is added to the face's window (one bad frame must not disturb the track).
         """
+        require_finite(f"face {face_id}: eye features", eye10)
+        require_finite(f"face {face_id}: head pose", yaw, pitch, roll, head_position_m, rotation)
+        require_finite("camera matrix", camera_matrix)
         canon = canonical_eye_features(eye10, image_size[0], image_size[1], camera_matrix)[0]
         if self._windows.push(face_id, stamp, canon):
             self._filters.pop(face_id, None)  # a new window: the filter starts over too

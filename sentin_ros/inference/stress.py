@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..runtime import LiteModel, ModelError, ModelOptions
+from ..runtime import LiteModel, ModelError, ModelOptions, require_finite
 from .windows import FaceWindows
 
 WINDOW = 15
@@ -107,7 +107,8 @@ class StressTracker:
 
     push() returns None until the face has `min_frames` frames; shorter-than-`window` histories are
     left-padded by repeating the oldest frame. A face's window starts over when the time since its
-    previous frame exceeds `max_gap_s` (or time goes backwards), on reset(face_id) (face lost), and
+    previous frame exceeds `max_gap_s` (or time jumps back by more than that; smaller jitter keeps
+    it), on reset(face_id) (face lost), and
     forget()/prune() drop faces that are gone. `state`: LOW below `elevated`, ELEVATED from
     `elevated`, HIGH from `high` (plain thresholds on the level, no hysteresis).
     `model` may be swapped at any time (hot swap); the windows are kept.
@@ -153,8 +154,9 @@ class StressTracker:
         geo = np.asarray(geometry12, np.float32).reshape(-1)
         if emb.shape != (EMBED_DIM,) or geo.shape != (GEOMETRY_DIM,):
             raise ValueError(f"need a {EMBED_DIM}-d embedding and {GEOMETRY_DIM} geometry metrics, got {emb.shape} {geo.shape}")
-        if not (np.all(np.isfinite(emb)) and np.all(np.isfinite(geo))):
-            return None  # a broken frame: skip it, keep the window
+        # a broken frame: skipped (NonFiniteInput), the window kept as it was
+        require_finite(f"face {face_id}: embedding", emb)
+        require_finite(f"face {face_id}: geometry", geo)
         stamp = float(stamp)
         conf = 1.0 if emotion_confidence is None or not np.isfinite(emotion_confidence) else float(np.clip(emotion_confidence, 0, 1))
         self._windows.push(face_id, stamp, (np.concatenate([emb, geo]), conf))

@@ -9,8 +9,10 @@ from typing import Any
 class FaceWindows:
     """The last `length` items of every face, with their stamps (seconds).
 
-    A face's window starts over when the time since its previous item exceeds `max_gap_s` or
-    time goes backwards (a lost and found face must not mix old frames into a new estimate).
+    A face's window starts over when its stamps move by more than `max_gap_s` either way: a gap
+    forward (a lost and found face must not mix old frames into a new estimate) or a jump back (a
+    bag loop, a clock reset). Jitter smaller than that (frames stamped a few ms out of order by a
+    driver) keeps the window; the item is added in arrival order.
     """
 
     def __init__(self, length: int, max_gap_s: float):
@@ -24,7 +26,7 @@ class FaceWindows:
     def push(self, face_id: int, stamp: float, item: Any) -> bool:
         """Append one item; True when the face's window started over (new face, gap, time went back)."""
         stamps = self._stamps.get(face_id)
-        restarted = stamps is None or stamp - stamps[-1] > self.max_gap_s or stamp < stamps[-1]
+        restarted = stamps is None or abs(stamp - stamps[-1]) > self.max_gap_s
         if restarted:
             self._items[face_id] = deque(maxlen=self.length)
             self._stamps[face_id] = stamps = deque(maxlen=self.length)
@@ -54,7 +56,7 @@ class FaceWindows:
     def forget_stale(self, now: float, max_age_s: float | None = None) -> list[int]:
         """Drop faces not seen for more than `max_age_s` (default max_gap_s) before `now`; returns their IDs."""
         age = self.max_gap_s if max_age_s is None else max_age_s
-        gone = [fid for fid, s in self._stamps.items() if now - s[-1] > age or now < s[-1]]
+        gone = [fid for fid, s in self._stamps.items() if abs(now - s[-1]) > age]
         self.forget(gone)
         return gone
 

@@ -4,9 +4,30 @@ Build in configure, connect in activate, disconnect in deactivate, release in cl
 A failed configure releases whatever was built and leaves the node unconfigured, with the
 reason in the log and in `last_error`. Messages are handed to a worker thread that only ever
 processes the newest one; replaced messages are counted as dropped.
+
+Transitions hold at any moment:
+- Every transition request (the `change_state` service, `trigger_*`, `request_transition`) goes
+  through one lock and is checked against the transitions available from the current state. An
+  invalid one is answered with failure and logged; rclpy would raise `RCLError` ("Transition is
+  not registered") inside the service callback, which kills a single-node process and, in a
+  one-process composition, the executor thread (every node stops processing). `shutdown` is
+  accepted from any primary state (the right one of the three shutdown transitions is used)
+  and is a no-op success on a node already finalized.
+- One worker thread per node for its whole life (latest_slot.py); `frame_lock` is held for the
+  whole frame, so deactivate waits for the frame in progress (up to `FRAME_WAIT_S`, then the
+  frame finishes with its output going nowhere) and cleanup/shutdown wait for it before
+  anything it uses is released.
+- Nothing the executor waits on is destroyed while it runs: subscriptions, timers, services and
+  publishers (whose QoS event handlers are waitables) are created the first time they are needed
+  and kept, reused while their type, topic and QoS stay the same, and destroyed with the node.
+  Destroying one while other threads of a MultiThreadedExecutor build their wait sets raises
+  `InvalidHandle` inside rclpy's executor and stops it. Inputs are switched on and off: a
+  subscription's callback runs only while the node is active (messages that arrive while it is
+  inactive are not counted anywhere); cleanup switches a lifecycle publisher off and keeps it.
 """
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from typing import Any
@@ -17,15 +38,58 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 
 from ..core.stats import NodeStats, SequenceGaps
 from .latest_slot import LatestSlot
+from .lifecycle_guard import GuardedTransitions
 
 
 class InputError(ValueError):
     """Bad input: logged (throttled), the frame is skipped, the node keeps running."""
 
 
-class PerceptionNode(LifecycleNode):
+def _qos_key(qos) -> tuple:
+    if isinstance(qos, int):
+        return ("depth", qos)
+    return (int(qos.history), int(qos.depth), int(qos.reliability), int(qos.durability))
+
+
+class _Input:
+    """A kept subscription and the gate in front of its callback; with `on_lost`, it also counts
+    the messages the publisher sent that never reached it (DDS publication sequence numbers)."""
+
+    def __init__(self):
+        self.subscription = None
+        self.callback = None
+        self.on_lost = None
+        self.open = False
+        self._gaps = SequenceGaps()
+
+    def reopen(self, callback, on_lost) -> None:
+        self.callback, self.on_lost = callback, on_lost
+        self._gaps = SequenceGaps()  # what was published while closed is not lost
+        self.open = True
+
+    def deliver(self, msg, info) -> None:
+        callback = self.callback if self.open else None
+        if callback is None:
+            return
+        if self.on_lost is not None:
+            lost = self._gaps.update(info.get("publication_sequence_number"))
+            if lost:
+                self.on_lost(lost)
+        callback(msg)
+
+
+class PerceptionNode(GuardedTransitions, LifecycleNode):
+    #: seconds deactivate waits for the frame in progress before it goes on without it
+    FRAME_WAIT_S = 10.0
+
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
+        self.install_transition_guard()
+        #: held by the worker for the whole frame; cleanup/shutdown/hot swaps take it too
+        self.frame_lock = threading.RLock()
+        self._inputs: dict[tuple, _Input] = {}
+        self._kept_publishers: dict[tuple, Any] = {}
+        self._configured = False
         #: name -> descriptor of every parameter this node declares (docs, checks), in declaration order
         self.parameter_descriptions: dict[str, ParameterDescriptor] = {}
         self.declare("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", (0.05, 60.0))
@@ -34,9 +98,8 @@ class PerceptionNode(LifecycleNode):
         self.declare("warn_drop_ratio", 0.5, "Dropped/received frame ratio above which diagnostics say WARN.", (0.0, 1.0))
         self.declare("min_input_rate", 0.0, "Input rate (Hz) below which an active node says WARN; 0 disables.", (0.0, 1000.0))
         self.stats = NodeStats()
-        self._gaps = SequenceGaps()
         self.last_error = ""
-        self._slot: LatestSlot | None = None
+        self._slot = LatestSlot(self._handle, self._count_drop, name=f"{node_name}_worker")
         self._diag_pub = None
         self._diag_timer = None
         self._active = False
@@ -68,8 +131,43 @@ class PerceptionNode(LifecycleNode):
 
     def idle(self) -> bool:
         """No input queued or being processed by the worker."""
-        slot = self._slot
-        return slot is None or slot.idle()
+        return self._slot.idle()
+
+    # -- inputs (kept subscriptions, gated) -------------------------------------------------------
+    def open_input(self, msg_type, topic: str, callback, qos, raw: bool = False, count_lost: bool = False) -> None:
+        """Let `callback` receive `topic` while the node is active (call in activate_io).
+
+        The subscription is created the first time and kept for the node's life (see the module
+        docstring); closing an input only closes its gate. count_lost: the node's main input
+        (one publisher): messages that never reached the callback count as lost."""
+        key = (msg_type, topic, _qos_key(qos), raw)
+        entry = self._inputs.get(key)
+        if entry is None:
+            entry = _Input()
+            entry.subscription = self.create_subscription(msg_type, topic, entry.deliver, qos, raw=raw)
+            self._inputs[key] = entry
+        entry.reopen(callback, self._count_lost if count_lost else None)
+
+    # -- publishers (kept) ---------------------------------------------------------------------------
+    def create_lifecycle_publisher(self, msg_type, topic, qos_profile, **kwargs):
+        """rclpy's, but kept for the node's life and reused (see the module docstring)."""
+        key = (msg_type, topic, _qos_key(qos_profile))
+        pub = self._kept_publishers.get(key)
+        if pub is None:
+            pub = self._kept_publishers[key] = super().create_lifecycle_publisher(msg_type, topic, qos_profile, **kwargs)
+        else:
+            self._managed_entities.add(pub)
+        return pub
+
+    def destroy_lifecycle_publisher(self, publisher) -> bool:
+        """Switch the publisher off and keep it (it is destroyed with the node)."""
+        publisher.on_deactivate(None)
+        self._managed_entities.discard(publisher)
+        return True
+
+    def close_inputs(self) -> None:
+        for entry in self._inputs.values():
+            entry.open = False
 
     # -- to be provided by the nodes ------------------------------------------------------------
     def configure_core(self) -> None:
@@ -79,10 +177,10 @@ class PerceptionNode(LifecycleNode):
         """Release everything configure_core built; must be safe on a half-built node."""
 
     def activate_io(self) -> None:
-        """Create subscriptions."""
+        """Open the inputs (open_input); start what runs only while active."""
 
     def deactivate_io(self) -> None:
-        """Destroy subscriptions."""
+        """Stop what activate_io started besides the inputs (the base node closes those)."""
 
     def process(self, item: Any) -> None:
         """Handle one input (called on the worker thread)."""
@@ -102,33 +200,45 @@ class PerceptionNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.last_error = ""
         self.stats = NodeStats()
-        self._gaps = SequenceGaps()
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(float(self.param("diagnostics_period")), self._publish_diagnostics)
-        self._slot = LatestSlot(self._handle, self._count_drop, name=f"{self.get_name()}_worker")
+        if self._diag_pub is None:  # kept for the node's life, like the timer
+            self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._configured = True
+        period = float(self.param("diagnostics_period"))
+        if self._diag_timer is None:  # kept for the node's life (see the module docstring)
+            self._diag_timer = self.create_timer(period, self._publish_diagnostics)
+        else:
+            self._diag_timer.timer_period_ns = int(period * 1e9)
+            self._diag_timer.reset()
         self.get_logger().info("configured")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._gaps = SequenceGaps()  # what was published while inactive is not lost
         try:
             self._slot.start()
             self.activate_io()
         except Exception as exc:
             self.last_error = str(exc)
             self.get_logger().error(f"activate failed: {exc}")
-            self._slot.stop()
-            self.deactivate_io()
+            self._stop_input()
             return TransitionCallbackReturn.FAILURE
         self._active = True
         self.get_logger().info("activated")
         return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def _stop_input(self) -> None:
+        """Close the inputs, stop what activate_io started, and let the frame in progress end."""
         self._active = False
-        self.deactivate_io()
-        if self._slot is not None:
-            self._slot.stop()
+        self.close_inputs()
+        try:
+            self.deactivate_io()
+        except Exception as exc:
+            self.get_logger().error(f"deactivate_io failed: {exc}")
+        if not self._slot.stop(self.FRAME_WAIT_S):
+            self.get_logger().warning(f"a frame is still being processed after {self.FRAME_WAIT_S:.1f} s; "
+                                      "it finishes without output")
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_input()
         self.get_logger().info("deactivated")
         return super().on_deactivate(state)
 
@@ -138,32 +248,21 @@ class PerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._active = False
-        self.deactivate_io()
-        if self._slot is not None:
-            self._slot.stop()
+        self._stop_input()
         self._teardown()
-        self.get_logger().info("shut down")
+        self.get_logger().info(f"shut down (from {state.label})")
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().error(f"error processing: releasing resources (last error: {self.last_error})")
-        self._active = False
-        self.deactivate_io()
-        if self._slot is not None:
-            self._slot.stop()
+        self._stop_input()
         self._teardown()
         return TransitionCallbackReturn.SUCCESS
 
     def _teardown(self) -> None:
-        self._safe_release()
-        if self._diag_timer is not None:
-            self.destroy_timer(self._diag_timer)
-            self._diag_timer = None
-        if self._diag_pub is not None:
-            self.destroy_publisher(self._diag_pub)
-            self._diag_pub = None
-        self._slot = None
+        with self.frame_lock:  # waits for a frame still in progress: nothing is released under it
+            self._safe_release()
+        self._configured = False
 
     def _safe_release(self) -> None:
         try:
@@ -171,19 +270,30 @@ class PerceptionNode(LifecycleNode):
         except Exception as exc:  # releasing must never take the node down
             self.get_logger().error(f"release failed: {exc}")
 
-    # -- input path ---------------------------------------------------------------------------
-    def enqueue_with_info(self, msg: Any, info: dict) -> None:
-        """Subscription callback with rmw message info: also counts what never arrived."""
-        self.stats.lost += self._gaps.update(info.get("publication_sequence_number"))
-        self.enqueue(msg)
+    def destroy_node(self) -> None:
+        """Also ends the worker thread (a node destroyed without a lifecycle shutdown)."""
+        self._active = False
+        self.close_inputs()
+        self._slot.stop(1.0)
+        super().destroy_node()
 
+    def shutdown_lifecycle(self) -> bool:
+        """Run the lifecycle shutdown transition from whatever state the node is in (signals,
+        composition exit). True once the node is finalized."""
+        self.request_transition("shutdown")
+        return self.lifecycle_state == "finalized"
+
+    # -- input path ---------------------------------------------------------------------------
     def enqueue(self, item: Any) -> None:
         """Subscription callbacks call this; the worker thread gets only the newest item."""
+        if not self._active:
+            return
         self.stats.received += 1
         self.stats.input.tick()
-        slot = self._slot
-        if slot is not None and self._active:
-            slot.put(item)
+        self._slot.put(item)
+
+    def _count_lost(self, n: int) -> None:
+        self.stats.lost += n
 
     def _count_drop(self) -> None:
         self.stats.dropped += 1
@@ -191,7 +301,8 @@ class PerceptionNode(LifecycleNode):
     def _handle(self, item: Any) -> None:
         start = time.perf_counter()
         try:
-            self.process(item)
+            with self.frame_lock:
+                self.process(item)
         except InputError as exc:
             self.stats.bad_input += 1
             self.get_logger().error(f"skipping input: {exc}", throttle_duration_sec=2.0)
@@ -249,7 +360,7 @@ class PerceptionNode(LifecycleNode):
         return status
 
     def _publish_diagnostics(self) -> None:
-        if self._diag_pub is None:
+        if self._diag_pub is None or not self._configured:
             return
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()

@@ -12,6 +12,10 @@ With `lockstep`, the source publishes a frame only once the face node and every 
 it have processed the previous one: all frames are processed, as fast as the pipeline goes
 (demo, tests). Without it the source keeps its rate and slow nodes drop frames (diagnostics
 count them), as on a robot.
+
+shutdown() runs every node's lifecycle shutdown (the source first, so its reader thread stops
+before anything else goes), then stops the executor and rclpy; `sentin-ros run` calls it on
+SIGINT/SIGTERM (ros/stop_signals.py).
 """
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ class CompositionConfig(GraphConfig):
         source = args.video if args.video is not None else args.camera
         return cls(
             params_file=args.params or None, namespace=args.namespace, models=tuple(args.models), source=source,
-            image_topic=args.image_topic, compressed=True if args.compressed else None, delegate=args.delegate,
+            image_topic=args.image_topic, camera_info_topic=getattr(args, "camera_info_topic", None), compressed=True if args.compressed else None, delegate=args.delegate,
             num_threads=args.threads, **extra,
         )
 
@@ -72,6 +76,7 @@ class Composition:
         self.executor: MultiThreadedExecutor | None = None
         self._spin_thread: threading.Thread | None = None
         self._gated: list[str] = []
+        self._dropped: list[Any] = []  # nodes left out after a failed transition: destroyed at shutdown
         self._sections = self.config.sections()
 
     # -- building -----------------------------------------------------------------------------
@@ -125,7 +130,7 @@ class Composition:
         self.log(f"skipping {node.get_name()}: {reason}")
         if self.executor is not None:
             self.executor.remove_node(node)
-        node.destroy_node()
+        self._dropped.append(node)  # destroyed once the executor has stopped (see base_node)
 
     def configure(self) -> None:
         from rclpy.lifecycle import TransitionCallbackReturn
@@ -170,13 +175,16 @@ class Composition:
     def states(self) -> dict[str, str]:
         return {key: self.state(key) for key in self.nodes}
 
-    def start(self, hold_source: bool = False, extra_nodes: tuple = ()) -> Composition:
-        """Build, spin, configure, activate; returns self. `extra_nodes` (e.g. a demo's listener) spin too."""
+    def start(self, hold_source: bool = False, extra_nodes: tuple = (), drive: bool = True) -> Composition:
+        """Build, spin, configure, activate; returns self. `extra_nodes` (e.g. a demo's listener)
+        spin too. `drive=False`: only build and spin (the lifecycles are someone else's to drive)."""
         self.build()
         for node in extra_nodes:
             self.executor.add_node(node)
         self._spin_thread = threading.Thread(target=self._spin, name="sentin_executor", daemon=True)
         self._spin_thread.start()
+        if not drive:
+            return self
         self.configure()
         self.activate(hold_source)
         active = [self.nodes[k].get_fully_qualified_name() for k, s in self.states().items() if s == "active"]
@@ -188,6 +196,13 @@ class Composition:
             self.executor.spin()
         except (ExternalShutdownException, KeyboardInterrupt):
             pass
+        except Exception as exc:  # must not happen (base_node guards transitions and inputs): say it loudly
+            self.log(f"executor stopped: {exc!r}")
+            raise
+
+    def executor_alive(self) -> bool:
+        """The executor thread is spinning (it processes every node's callbacks)."""
+        return self._spin_thread is not None and self._spin_thread.is_alive()
 
     # -- running ------------------------------------------------------------------------------
     def _gate(self, published: int, stop: threading.Event) -> None:
@@ -252,22 +267,21 @@ class Composition:
 
     # -- stopping -----------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Deactivate (source first) and shut every node down, then stop the executor."""
+        """The lifecycle shutdown of every node (source first, so no frame is published into a
+        half-stopped graph), then the executor, then rclpy."""
         order = (["source"] if "source" in self.nodes else []) + [k for k in self.nodes if k != "source"]
         for key in order:
             node = self.nodes[key]
             try:
-                if self.state(key) == "active":
-                    node.trigger_deactivate()
-                if self.state(key) in ("inactive", "unconfigured", "active"):
-                    node.trigger_shutdown()
+                node.shutdown_lifecycle()
             except Exception as exc:  # keep shutting the others down
                 self.log(f"{node.get_name()}: shutdown: {exc}")
         if self.executor is not None:
             self.executor.shutdown(timeout_sec=2.0)
         if self._spin_thread is not None:
             self._spin_thread.join(2.0)
-        for node in self.nodes.values():
+        for node in [*self.nodes.values(), *self._dropped]:
             node.destroy_node()
+        self._dropped = []
         if self._owns_context and self.context.ok():
             rclpy.shutdown(context=self.context)

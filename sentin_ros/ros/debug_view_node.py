@@ -40,7 +40,7 @@ class DebugViewNode(PerceptionNode):
         self.cache: ResultCache | None = None
         self.rendered = 0
         self._pub = None
-        self._subs: list = []
+        self._drawing = False
         self._timer = None
         self._expect: set[str] = set()
         self._last_queued: StampKey = (-1, -1)
@@ -66,13 +66,12 @@ class DebugViewNode(PerceptionNode):
         self.cache = None
 
     def activate_io(self) -> None:
-        if self._pub is not None:
+        # Created once and kept (it runs only while active): destroying timers or subscriptions
+        # under a running MultiThreadedExecutor can stop it (see base_node).
+        if self._pub is not None and self._timer is None:
             self._timer = self.create_timer(0.05, self._on_timer)
 
     def deactivate_io(self) -> None:
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
         self._unsubscribe()
 
     def _subscribe(self) -> None:
@@ -81,25 +80,25 @@ class DebugViewNode(PerceptionNode):
         qos = image_qos(self.param("reliability"), 1)
         topic = self.param("image_topic")
         if self.param("image_transport") == "compressed":
-            self._subs.append(self.create_subscription(CompressedImage, topic.rstrip("/") + "/compressed", self._on_image, qos))
+            self.open_input(CompressedImage, topic.rstrip("/") + "/compressed", self._on_image, qos)
         else:
-            self._subs.append(self.create_subscription(Image, topic, self._on_image, qos))
-        self._subs.append(self.create_subscription(FaceArray, self.param("faces_topic"), self._on_faces, output_qos()))
+            self.open_input(Image, topic, self._on_image, qos)
+        self.open_input(FaceArray, self.param("faces_topic"), self._on_faces, output_qos())
         for kind, msg_type in (("emotion", Emotion), ("stress", Stress), ("gaze", Gaze)):
-            self._subs.append(self.create_subscription(msg_type, self.param(f"{kind}_topic"), lambda m, k=kind: self._on_result(k, m), output_qos()))
+            self.open_input(msg_type, self.param(f"{kind}_topic"), lambda m, k=kind: self._on_result(k, m), output_qos())
+        self._drawing = True
         self.get_logger().info("debug_image has a subscriber: drawing")
 
     def _unsubscribe(self) -> None:
-        if self._subs:
+        if self._drawing:
             self.get_logger().info("debug_image has no subscriber: stopped drawing")
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
+        self.close_inputs()
+        self._drawing = False
 
     @property
     def drawing(self) -> bool:
-        """True while the inputs are subscribed (someone subscribes to debug_image)."""
-        return bool(self._subs)
+        """True while the inputs are open (someone subscribes to debug_image)."""
+        return self._drawing
 
     def _wanted(self) -> bool:
         pub = self._pub
@@ -107,12 +106,14 @@ class DebugViewNode(PerceptionNode):
 
     # -- inputs -------------------------------------------------------------------------------
     def _on_timer(self) -> None:
+        if not self._active:
+            return
         self._ticks += 1
         if self._ticks % 10 == 1:  # every 0.5 s: follow the subscriber count and the graph
             wanted = self._wanted()
-            if wanted and not self._subs:
+            if wanted and not self._drawing:
                 self._subscribe()
-            elif not wanted and self._subs:
+            elif not wanted and self._drawing:
                 self._unsubscribe()
             self._expect = {k for k in ("emotion", "gaze") if self.count_publishers(self.param(f"{k}_topic")) > 0}
         self._check_ready()

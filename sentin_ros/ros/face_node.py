@@ -1,15 +1,17 @@
 """Face node: images -> sentin_ros/FaceArray (landmarks, pose, crop, features per tracked face)."""
 from __future__ import annotations
 
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from ..core.face_front_end import FaceFrontEnd
 from ..core.face_pipeline import PARAMETERS, FacePipeline, pipeline_config
 from .base_node import InputError, PerceptionNode
 from .convert.faces import frame_to_msg
-from .convert.images import ImageError, camera_from_info, compressed_to_array, image_to_array, stamp_to_seconds
+from .convert.images import MAX_PIXELS, ImageError, camera_from_info, cdr_image_size, compressed_to_array, image_to_array, stamp_to_seconds
 from .model_owner import ModelOwner
 from .qos import image_qos, output_qos
+from .topics import camera_info_topic
 
 #: Pipeline parameters whose change needs new interpreters (the others are read at configure).
 _FRONT_END_MODEL_PARAMETERS = ("detector_range", "iris", "detector_model_path", "landmark_model_path", "iris_model_path")
@@ -26,15 +28,13 @@ class FaceNode(ModelOwner, PerceptionNode):
         self.declare("image_transport", "raw", "raw | compressed.")
         self.declare("reliability", "best_effort", "Image subscription reliability: best_effort (sensor data) | reliable.")
         self.declare("qos_depth", 1, "Image subscription queue depth.", (1, 100))
-        self.declare("camera_info_topic", "camera_info", "CameraInfo topic; its K matrix is used for head pose. Empty: a default pinhole (f = image width).")
+        self.declare("camera_info_topic", "", "CameraInfo topic; its K matrix is used for head pose. Empty: the sibling camera_info of image_topic (/camera/image_raw -> /camera/camera_info); 'none': a default pinhole (f = image width).")
         self.declare("faces_topic", "faces", "Output FaceArray topic.")
         for name, (default, description, value_range) in PARAMETERS.items():
             self.declare(name, default, description, value_range)
         self.declare_model_parameters()
         self.pipeline: FacePipeline | None = None
         self._pub = None
-        self._image_sub = None
-        self._info_sub = None
         self._last_stamp: float | None = None
 
     def _config(self, params: dict | None = None):
@@ -78,17 +78,30 @@ class FaceNode(ModelOwner, PerceptionNode):
         qos = image_qos(self.param("reliability"), self.param("qos_depth"))
         topic = self.param("image_topic")
         if self.param("image_transport") == "compressed":
-            self._image_sub = self.create_subscription(CompressedImage, topic.rstrip("/") + "/compressed", self.enqueue_with_info, qos)
+            self.open_input(CompressedImage, topic.rstrip("/") + "/compressed", self.enqueue, qos, count_lost=True)
         else:
-            self._image_sub = self.create_subscription(Image, topic, self.enqueue_with_info, qos)
-        if self.param("camera_info_topic"):
-            self._info_sub = self.create_subscription(CameraInfo, self.param("camera_info_topic"), self._on_camera_info, qos)
+            self.open_input(Image, topic, self._on_serialized_image, qos, raw=True, count_lost=True)
+        info_topic = self.camera_info_topic()
+        if info_topic:
+            self.open_input(CameraInfo, info_topic, self._on_camera_info, qos)
 
-    def deactivate_io(self) -> None:
-        for sub in (self._image_sub, self._info_sub):
-            if sub is not None:
-                self.destroy_subscription(sub)
-        self._image_sub = self._info_sub = None
+    def camera_info_topic(self) -> str:
+        """The CameraInfo topic subscribed to ('' = none): the parameter, or derived from image_topic."""
+        return camera_info_topic(self.param("image_topic"), self.param("camera_info_topic"))
+
+    def _on_serialized_image(self, data: bytes) -> None:
+        """Raw images arrive serialized: an oversize one is refused from its first bytes, before it
+        is deserialized into a Python message (an 8000×8000 frame is 192 MB per copy)."""
+        try:
+            w, h = cdr_image_size(data)
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"image {w}x{h} exceeds the {MAX_PIXELS}-pixel limit; not deserialized")
+        except ImageError as exc:
+            self.stats.received += 1
+            self.stats.bad_input += 1
+            self.get_logger().error(f"skipping input: {exc}", throttle_duration_sec=2.0)
+            return
+        self.enqueue(deserialize_message(data, Image))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         camera = camera_from_info(msg)

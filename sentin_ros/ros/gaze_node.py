@@ -12,10 +12,12 @@ from sensor_msgs.msg import CameraInfo
 from ..inference.gaze import GazeModel, GazeTracker
 from ..inference.gaze_calibration import CalibrationError, GazeCalibration
 from ..inference.gaze_screen import ScreenGeometry
+from ..runtime import NonFiniteInput
 from .convert.images import camera_from_info, stamp_to_seconds
 from .convert.outputs import gaze_fields, gaze_msg
 from .model_node import ModelNode
 from .qos import image_qos
+from .topics import camera_info_topic
 
 
 class GazeNode(ModelNode):
@@ -24,7 +26,8 @@ class GazeNode(ModelNode):
     def __init__(self, node_name: str = "gaze_node", **kwargs):
         super().__init__(node_name, **kwargs)
         self.declare("gaze_topic", "gaze", "Output Gaze topic (one message per face and frame).")
-        self.declare("camera_info_topic", "camera_info", "CameraInfo topic for the eye position; empty = default pinhole (f = width).")
+        self.declare("image_topic", "image", "The camera's image topic (as the face node's): only used to find its camera_info.")
+        self.declare("camera_info_topic", "", "CameraInfo topic for the eye position. Empty: the sibling camera_info of image_topic (/camera/image_raw -> /camera/camera_info); 'none': a default pinhole (f = width).")
         self.declare("min_frames", 5, "Frames of history a face needs before gaze is published (the model sees up to 15).", (1, 15))
         self.declare("max_gap", 0.5, "Seconds without a face after which its history restarts.", (0.01, 60.0))
         self.declare("screen_width_mm", 530.0, "Width of the screen looked at, mm.", (1.0, 10000.0))
@@ -33,7 +36,6 @@ class GazeNode(ModelNode):
         self.declare("camera_offset_y_mm", 10.0, "Camera centre height above the screen's top edge, mm.", (-5000.0, 5000.0))
         self.declare("calibration_window", 1.0, "ADD_SAMPLE averages the face's uncalibrated output over this many seconds of fixation.", (0.0, 10.0))
         self.declare("calibration_file", "", "JSON file of the per-user calibration: loaded at configure if it exists, default path of SAVE/LOAD.")
-        self._info_sub = None
         self._srv = None
         self.tracker: GazeTracker | None = None
         self.calibration = GazeCalibration()
@@ -66,25 +68,22 @@ class GazeNode(ModelNode):
             self.get_logger().info(f"loaded gaze calibration from {path} (residual {self.calibration.residual:.3f})")
         self.tracker = GazeTracker(self.models["gaze"], int(self.param("min_frames")), float(self.param("max_gap")), self.calibration)
         self.open_output(Gaze, self.param("gaze_topic"))
-        self._srv = self.create_service(CalibrateGaze, "~/calibrate", self._on_calibrate)
+        if self._srv is None:  # kept for the node's life: destroying services under a running executor can stop it
+            self._srv = self.create_service(CalibrateGaze, "~/calibrate", self._on_calibrate)
 
     def release_state(self) -> None:
-        if self._srv is not None:
-            self.destroy_service(self._srv)
-            self._srv = None
         self.tracker = None
         self._raw_history.clear()
 
     def activate_io(self) -> None:
         super().activate_io()
-        if self.param("camera_info_topic"):
-            self._info_sub = self.create_subscription(CameraInfo, self.param("camera_info_topic"), self._on_info, image_qos())
+        info_topic = self.camera_info_topic()
+        if info_topic:
+            self.open_input(CameraInfo, info_topic, self._on_info, image_qos())
 
-    def deactivate_io(self) -> None:
-        super().deactivate_io()
-        if self._info_sub is not None:
-            self.destroy_subscription(self._info_sub)
-            self._info_sub = None
+    def camera_info_topic(self) -> str:
+        """The CameraInfo topic subscribed to ('' = none): the parameter, or derived from image_topic."""
+        return camera_info_topic(self.param("image_topic"), self.param("camera_info_topic"))
 
     def _on_info(self, msg: CameraInfo) -> None:
         camera = camera_from_info(msg)
@@ -103,9 +102,13 @@ class GazeNode(ModelNode):
         size = (int(msg.image_width) or 640, int(msg.image_height) or 480)
         for face in self.faces_of(msg, with_crop=False):
             pos = face.head_position
-            with self._cal_lock:
-                est = tracker.push(face.face_id, stamp, face.eye, face.yaw, face.pitch, face.roll,
-                                   image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
+            try:
+                with self._cal_lock:
+                    est = tracker.push(face.face_id, stamp, face.eye, face.yaw, face.pitch, face.roll,
+                                       image_size=size, head_position_m=pos if pos[2] > 0 else None, camera_matrix=self._camera_matrix)
+            except NonFiniteInput as exc:  # e.g. the face node runs without iris: eye features are NaN
+                self.skip_face(str(exc))
+                continue
             if est is None:
                 continue
             self._raw_history.setdefault(face.face_id, deque(maxlen=300)).append((stamp, est.raw_x, est.raw_y))
@@ -121,6 +124,8 @@ class GazeNode(ModelNode):
         with self._cal_lock:
             cal = self.calibration
             try:
+                if self.tracker is None:
+                    raise CalibrationError(f"the gaze node is {self.lifecycle_state}: configure it first")
                 if request.command == Srv.Request.ADD_SAMPLE:
                     fid = request.face_id or self._last_face
                     history = self._raw_history.get(fid) if fid is not None else None

@@ -42,6 +42,8 @@ MODELS = ("face", "emotion", "stress", "gaze")
 FACE_CONSUMERS = ("emotion", "stress", "gaze")
 #: Nodes that read the camera images.
 IMAGE_NODES = ("source", "face", "debug_view")
+#: Nodes that use the camera's CameraInfo (derived from image_topic unless camera_info_topic is set).
+CAMERA_INFO_NODES = ("source", "face", "gaze")
 
 
 def default_params_file() -> str:
@@ -55,6 +57,7 @@ class GraphConfig:
     models: tuple[str, ...] = MODELS
     source: str | None = None  # video file, image folder, /dev/videoN or camera index: adds the source node
     image_topic: str | None = None  # image_topic of the face, source and debug view nodes; None = the YAML's
+    camera_info_topic: str | None = None  # of the source, face and gaze nodes; None = the YAML's ("" there: derived from image_topic)
     compressed: bool | None = None  # True/False: image_transport compressed/raw of those nodes; None = the YAML's
     delegate: str | None = None  # of every node in MODELS (they all run LiteRT); None = the YAML's
     num_threads: int | None = None
@@ -88,6 +91,11 @@ class GraphConfig:
                 values["delegate"] = self.delegate
             if self.num_threads is not None:
                 values["num_threads"] = int(self.num_threads)
+        if spec.key in CAMERA_INFO_NODES:
+            if self.image_topic is not None:
+                values["image_topic"] = self.image_topic  # (the gaze node only derives camera_info from it)
+            if self.camera_info_topic is not None:
+                values["camera_info_topic"] = self.camera_info_topic
         if spec.key in IMAGE_NODES:
             if self.image_topic is not None:
                 values["image_topic"] = self.image_topic

@@ -25,7 +25,6 @@ class ModelNode(ModelOwner, PerceptionNode):
             self.declare("max_abs_yaw", q.max_abs_yaw, "Faces turned further than this from frontal (degrees) get no output.", (0.0, 180.0))
         self.quality: QualityThresholds | None = None
         self._pub = None
-        self._faces_sub = None
 
     def configure_models(self) -> None:
         super().configure_models()
@@ -50,12 +49,7 @@ class ModelNode(ModelOwner, PerceptionNode):
 
         # Depth 10, not 1: stale frames are dropped (and counted) by the newest-only worker slot
         # rather than silently inside DDS, so diagnostics see every drop.
-        self._faces_sub = self.create_subscription(FaceArray, self.param("faces_topic"), self.enqueue_with_info, output_qos(depth=10))
-
-    def deactivate_io(self) -> None:
-        if self._faces_sub is not None:
-            self.destroy_subscription(self._faces_sub)
-            self._faces_sub = None
+        self.open_input(FaceArray, self.param("faces_topic"), self.enqueue, output_qos(depth=10), count_lost=True)
 
     def passes_gate(self, face) -> bool:
         """Whether a Face message passes this node's quality gate (always, without one)."""
@@ -63,18 +57,30 @@ class ModelNode(ModelOwner, PerceptionNode):
         return q is None or q.expression_ok(float(face.presence), float(face.size_px), float(face.yaw))
 
     def faces_of(self, msg, with_crop: bool = True):
-        """The FaceArray's faces as core FaceObservations; a malformed one is logged (throttled)
-        and skipped, and so (silently, counted) is one the quality gate rejects."""
+        """The FaceArray's faces as core FaceObservations. A malformed one (e.g. a crop of the
+        wrong length) or a repeated face_id (only its first face counts: one output per stamp and
+        ID, one window step per frame) is counted as bad input, logged (throttled) and skipped;
+        one the quality gate rejects is skipped silently (counted in low_quality_faces)."""
+        seen: set[int] = set()
         for face in msg.faces:
+            if face.face_id in seen:
+                self.skip_face(f"face_id {face.face_id} appears more than once in one FaceArray")
+                continue
+            seen.add(face.face_id)
             try:
                 obs = face_from_msg(face, with_crop)
             except FaceMessageError as exc:
-                self.get_logger().error(f"{exc}; skipped", throttle_duration_sec=2.0)
+                self.skip_face(str(exc))
                 continue
             if self.quality is not None and not self.quality.expression_ok(obs.quality.presence, obs.quality.size_px, obs.yaw):
                 self.stats.low_quality += 1
                 continue
             yield obs
+
+    def skip_face(self, why: str) -> None:
+        """One face of a frame cannot be used (the rest of the frame goes on): counted as bad input."""
+        self.stats.bad_input += 1
+        self.get_logger().error(f"skipping a face: {why}", throttle_duration_sec=2.0)
 
     def diagnostic_values(self) -> dict[str, str]:
         values = self.model_diagnostics()

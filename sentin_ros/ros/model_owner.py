@@ -4,8 +4,9 @@ Interpreters are built (and warmed up) in on_configure and released in on_cleanu
 Changing a model parameter (model paths, delegate, num_threads, delegate_fallback, and what a
 node adds to REBUILD_PARAMETERS) while configured rebuilds them: the new interpreters are
 built first and swapped in only if that succeeds; otherwise the change is rejected with the
-reason and the old ones keep running. The worker holds `models_lock` for the whole frame it
-processes, so a swap or a release waits for that frame and no interpreter is closed under it.
+reason and the old ones keep running. `models_lock` is the node's `frame_lock`, which the
+worker holds for the whole frame it processes, so a swap or a release waits for that frame and
+no interpreter is closed under it: the old ones are closed only after the swap, outside it.
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ class ModelOwner:
         self.declare("num_threads", 1, "CPU threads for XNNPACK.", (1, 64))
         self.declare("delegate_fallback", True, "If the delegate cannot be loaded: true = fall back to XNNPACK (logged, in diagnostics); false = fail the transition.")
         self.models: dict[str, Any] | None = None
-        self.models_lock = threading.RLock()
+        # The base node's frame_lock (held by the worker for the whole frame), so that a swap or a
+        # release waits for the frame in progress.
+        self.models_lock = getattr(self, "frame_lock", None) or threading.RLock()
         self.add_on_set_parameters_callback(self._on_set_model_parameters)
 
     # Subclasses: build {name: model} from a parameter view (dict name -> value).
@@ -92,10 +95,14 @@ class ModelOwner:
             self.get_logger().error(f"parameter change rejected, keeping the current models: {exc}")
             return SetParametersResult(successful=False, reason=str(exc))
         with self.models_lock:
-            old, self.models = self.models, new
-            self.models_swapped(old, new)
-        for model in (old or {}).values():
+            old = self.models
+            if old is not None:  # (released by a cleanup while the new ones were built: keep it released)
+                self.models = new
+                self.models_swapped(old, new)
+        for model in (new if old is None else old).values():
             model.close()
+        if old is None:
+            return SetParametersResult(successful=True)
         self.get_logger().info("models re-created: " + ", ".join(f"{k}: {m.describe()}" for k, m in new.items()))
         return SetParametersResult(successful=True)
 

@@ -21,6 +21,7 @@ from ..media.sources import FOLDER_RATE, FrameSource, SourceError, open_source
 from .base_node import PerceptionNode
 from .convert.images import array_to_compressed, array_to_image, camera_info_msg
 from .qos import image_qos
+from .topics import camera_info_topic
 
 TRANSPORTS = ("raw", "compressed", "both")
 
@@ -44,7 +45,7 @@ class SourceNode(PerceptionNode):
         self.declare("image_topic", "image", "Output Image topic; CompressedImage goes to <image_topic>/compressed.")
         self.declare("image_transport", "raw", "raw | compressed (JPEG CompressedImage only) | both.")
         self.declare("jpeg_quality", 90, "JPEG quality of the compressed output [1, 100].", (1, 100))
-        self.declare("camera_info_topic", "camera_info", "Output CameraInfo topic (pinhole K with f = image width, no distortion); empty = none.")
+        self.declare("camera_info_topic", "", "Output CameraInfo topic (pinhole K with f = image width, no distortion). Empty: the sibling camera_info of image_topic (/camera/image_raw -> /camera/camera_info); 'none': no CameraInfo.")
         self.declare("reliability", "reliable", "Image publisher reliability: reliable (matches reliable and best-effort subscribers) | best_effort.")
         self.declare("camera_width", 0, "Requested webcam frame width (px); 0 = the driver's default.", (0, 8192))
         self.declare("camera_height", 0, "Requested webcam frame height (px); 0 = the driver's default.", (0, 8192))
@@ -78,12 +79,16 @@ class SourceNode(PerceptionNode):
             self._pubs["raw"] = self.create_lifecycle_publisher(Image, topic, qos)
         if transport in ("compressed", "both"):
             self._pubs["compressed"] = self.create_lifecycle_publisher(CompressedImage, topic.rstrip("/") + "/compressed", qos)
-        if self.param("camera_info_topic"):
-            self._pubs["info"] = self.create_lifecycle_publisher(CameraInfo, self.param("camera_info_topic"), qos)
+        info_topic = camera_info_topic(topic, self.param("camera_info_topic"))
+        if info_topic:
+            self._pubs["info"] = self.create_lifecycle_publisher(CameraInfo, info_topic, qos)
             self._camera_info = self._make_camera_info(info.width, info.height)
         latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self._finished_pub = self.create_publisher(Bool, "~/finished", latched)
+        if self._finished_pub is None:  # kept for the node's life (see base_node)
+            self._finished_pub = self.create_publisher(Bool, "~/finished", latched)
+        elif self.finished.is_set():
+            self._finished_pub.publish(Bool(data=False))  # a new run: not finished (latched)
         self.finished.clear()
         self._t0_ns = None
         self.frames_published = 0
@@ -99,26 +104,32 @@ class SourceNode(PerceptionNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs = {}
-        if self._finished_pub is not None:
-            self.destroy_publisher(self._finished_pub)
-            self._finished_pub = None
         self._camera_info = None
 
     def activate_io(self) -> None:
         # Called before the lifecycle publishers are switched on (super().on_activate): the
         # reader thread waits for that (see _wait_publishers_active).
+        if not self._stop_thread():  # one reader, always
+            raise RuntimeError("the previous reader thread has not ended yet (a read is blocking)")
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"{self.get_name()}_reader", daemon=True)
         self._thread.start()
 
     def deactivate_io(self) -> None:
-        self._stop_thread()
+        if not self._stop_thread():
+            self.get_logger().warning("the reader thread did not stop within 5 s (a read is blocking); it stops after it")
 
-    def _stop_thread(self) -> None:
+    def _stop_thread(self, timeout: float = 5.0) -> bool:
+        """Stop the reader; True once no reader runs (one still blocked in a read is kept, not forgotten)."""
         self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5.0)
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return thread is None
+        thread.join(timeout)
+        if thread.is_alive():
+            return False
+        self._thread = None
+        return True
 
     def image_subscribers(self) -> int:
         """Subscriptions matched to the image publisher(s) (the most of raw and compressed)."""
@@ -182,7 +193,12 @@ class SourceNode(PerceptionNode):
             if self._stop.is_set():
                 return
             t1 = time.perf_counter()
-            self._publish(frame)
+            try:
+                self._publish(frame)
+            except Exception as exc:  # e.g. the context went away under us: stop reading, quietly if asked to
+                if not self._stop.is_set():
+                    self.get_logger().error(f"publishing failed, reader stopped: {exc}")
+                return
             self.stats.add_time(read_s + time.perf_counter() - t1)
 
     def _stamp(self):

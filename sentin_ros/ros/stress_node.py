@@ -18,6 +18,7 @@ import numpy as np
 
 from ..inference.emotion import EmotionModel
 from ..inference.stress import StressModel, StressTracker
+from ..runtime import NonFiniteInput
 from .convert.images import stamp_to_seconds
 from .convert.outputs import stress_fields, stress_msg
 from .embedding_inbox import EmbeddingInbox
@@ -41,7 +42,6 @@ class StressNode(ModelNode):
         self.declare("embedding_wait", 0.2, "Seconds to wait for a frame's embeddings from the emotion node before running the CNN here.", (0.0, 5.0))
         self.tracker: StressTracker | None = None
         self.inbox: EmbeddingInbox | None = None
-        self._emotion_sub = None
         self._expiry_timer = None
         self._publishers_checked = -1e9
         self._has_emotion_publisher = False
@@ -88,17 +88,9 @@ class StressNode(ModelNode):
         if self.inbox is not None:
             from sentin_ros.msg import Emotion
 
-            self._emotion_sub = self.create_subscription(Emotion, self.param("emotion_topic"), self._on_emotion, output_qos(depth=50))
-            self._expiry_timer = self.create_timer(0.02, self._release_expired)
-
-    def deactivate_io(self) -> None:
-        super().deactivate_io()
-        if self._emotion_sub is not None:
-            self.destroy_subscription(self._emotion_sub)
-            self._emotion_sub = None
-        if self._expiry_timer is not None:
-            self.destroy_timer(self._expiry_timer)
-            self._expiry_timer = None
+            self.open_input(Emotion, self.param("emotion_topic"), self._on_emotion, output_qos(depth=50))
+            if self._expiry_timer is None:  # kept for the node's life, like every waitable (base_node)
+                self._expiry_timer = self.create_timer(0.02, self._release_expired)
 
     def enqueue(self, item) -> None:
         """A FaceArray waits in the inbox for its faces' embeddings while an emotion node publishes them."""
@@ -122,7 +114,7 @@ class StressNode(ModelNode):
             super().enqueue(ready)
 
     def _release_expired(self) -> None:
-        inbox = self.inbox
+        inbox = self.inbox if self.is_active else None
         for ready in inbox.expired(time.monotonic()) if inbox is not None else []:
             super().enqueue(ready)
 
@@ -160,7 +152,11 @@ class StressNode(ModelNode):
             stamp = stamp_to_seconds(msg.header.stamp)
             faces = list(self.faces_of(msg))
             for face, (embedding, confidence) in zip(faces, self._embeddings(msg, faces, models["emotion"])):
-                est = tracker.push(face.face_id, stamp, embedding, face.geometry, confidence)
+                try:
+                    est = tracker.push(face.face_id, stamp, embedding, face.geometry, confidence)
+                except NonFiniteInput as exc:
+                    self.skip_face(str(exc))
+                    continue
                 if est is None:
                     continue
                 pub.publish(stress_msg(msg.header, stress_fields(est)))

@@ -2,9 +2,9 @@
 (de)quantization, shape checks, and the one options object every model wrapper takes."""
 from .backend import DELEGATE_LIBRARIES, DelegateSpec, ModelError, check_delegate_library, load_backend, load_delegate
 from .model import LiteModel, ModelOptions
-from .tensors import TensorInfo, dequantize, quantize
+from .tensors import NonFiniteInput, TensorInfo, dequantize, quantize, require_finite
 
 __all__ = [
-    "DELEGATE_LIBRARIES", "DelegateSpec", "LiteModel", "ModelError", "ModelOptions", "TensorInfo",
-    "check_delegate_library", "dequantize", "load_backend", "load_delegate", "quantize",
+    "DELEGATE_LIBRARIES", "DelegateSpec", "LiteModel", "ModelError", "ModelOptions", "NonFiniteInput", "TensorInfo",
+    "check_delegate_library", "dequantize", "load_backend", "load_delegate", "quantize", "require_finite",
 ]

@@ -26,7 +26,21 @@ class TensorInfo:
         return cls(detail["name"], detail["index"], tuple(int(v) for v in detail["shape"]), detail["dtype"], float(scale), int(zero_point))
 
 
+class NonFiniteInput(ValueError):
+    """A model input holds NaN or inf. It is never fed to a model: cast to int8 a NaN becomes an
+    arbitrary value, and the output looks valid (finite, wrong)."""
+
+
+def require_finite(what: str, *values) -> None:
+    """Raise NonFiniteInput unless every value (scalars, arrays; None skipped) is finite."""
+    for value in values:
+        if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+            raise NonFiniteInput(f"{what} is not finite (NaN or inf)")
+
+
 def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise NonFiniteInput(f"input {info.name!r} is not finite (NaN or inf)")
     if not info.quantized:
         return x.astype(info.dtype, copy=False)
     lo, hi = np.iinfo(info.dtype).min, np.iinfo(info.dtype).max

@@ -77,7 +77,7 @@ def to_markdown(docs: dict[str, list[ParamDoc]]) -> str:
         lines.append("| parameter | default | type | range | description |")
         lines.append("|---|---|---|---|---|")
         for p in params:
-            lines.append(f"| `{p.name}` | `{_yaml_value(p.default)}` | {p.type_name} | {p.range} | {p.description.replace('|', '/')} |")
+            lines.append(f"| `{p.name}` | `{_yaml_value(_portable(p.default))}` | {p.type_name} | {p.range} | {p.description.replace('|', '/')} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -94,6 +94,14 @@ def to_yaml(docs: dict[str, list[ParamDoc]]) -> str:
             lines.append(f"    # {p.description}{' Range ' + p.range + '.' if p.range else ''}")
             lines.append(f"    {p.name}: {_yaml_value(p.default)}")
     return "\n".join(lines) + "\n"
+
+
+def _portable(default: Any) -> Any:
+    """A default path inside this checkout, shown relative to it (the committed models)."""
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2]) + "/"
+    return default[len(root):] if isinstance(default, str) and default.startswith(root) else default
 
 
 def _same_type(value: Any, default: Any) -> bool:

@@ -45,14 +45,70 @@ def image_to_array(msg) -> tuple[np.ndarray, str]:
     return img, enc
 
 
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def encoded_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG or JPEG header, without decoding; ImageError for anything else.
+
+    A few hundred KB of PNG can decode to 20000×20000 (1.2 GB): the size is checked first."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            raise ImageError("truncated PNG header")
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 4 <= len(data):
+            if data[i] != 0xFF:
+                raise ImageError("corrupt JPEG: no marker where one was expected")
+            marker = data[i + 1]
+            if marker == 0xFF:  # fill byte
+                i += 1
+                continue
+            if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+                i += 2
+                continue
+            length = int.from_bytes(data[i + 2:i + 4], "big")
+            if marker in _JPEG_SOF:
+                if i + 9 > len(data):
+                    break
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            if length < 2:
+                raise ImageError("corrupt JPEG: bad segment length")
+            i += 2 + length
+        raise ImageError("JPEG without a frame header (SOF)")
+    raise ImageError("unsupported CompressedImage data (accepted: JPEG, PNG)")
+
+
 def compressed_to_array(msg) -> tuple[np.ndarray, str]:
     buf = np.frombuffer(msg.data, dtype=np.uint8) if not isinstance(msg.data, np.ndarray) else msg.data
     if buf.size == 0:
         raise ImageError("empty CompressedImage")
+    w, h = encoded_size(buf[:65536].tobytes())  # (the JPEG frame header comes after the tables, well within this)
+    if w == 0 or h == 0:
+        raise ImageError(f"empty image ({w}x{h})")
+    if w * h > MAX_PIXELS:
+        raise ImageError(f"CompressedImage decodes to {w}x{h}, over the {MAX_PIXELS}-pixel limit; not decoded")
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None:
         raise ImageError(f"cannot decode CompressedImage (format {msg.format!r})")
     return img, "bgr8"
+
+
+def cdr_image_size(serialized: bytes) -> tuple[int, int]:
+    """(width, height) of a serialized (CDR) sensor_msgs/Image, read from its first bytes, so an
+    oversize image can be refused before it is deserialized (copied into a Python message)."""
+    if len(serialized) < 16:
+        raise ImageError("serialized Image too short")
+    order = "little" if serialized[1] == 1 else "big"  # encapsulation: CDR_LE = 00 01, CDR_BE = 00 00
+    # after the 4-byte encapsulation: stamp (int32 sec, uint32 nanosec), frame_id (uint32 length + bytes),
+    # then height, width (uint32, 4-aligned relative to the end of the encapsulation)
+    n = int.from_bytes(serialized[12:16], order)
+    pos = 12 + 4 + n
+    pos = 4 + ((pos - 4 + 3) // 4) * 4
+    if len(serialized) < pos + 8:
+        raise ImageError("serialized Image too short")
+    return int.from_bytes(serialized[pos + 4:pos + 8], order), int.from_bytes(serialized[pos:pos + 4], order)
 
 
 def array_to_image(img: np.ndarray, encoding: str, header=None, types=RCLPY):
