@@ -49,7 +49,7 @@ def test_astronaut_is_happy_with_header_and_id(ros, astronaut_faces):
     assert e.header.stamp.sec == 42 and e.header.stamp.nanosec == 7 and e.header.frame_id == "cam"
     assert e.face_id == 17 and e.roi.width == astronaut_faces.faces[0].roi.width
     assert abs(sum(e.probabilities) - 1.0) < 1e-3 and e.valence > 0.3
-    assert len(e.embedding) == 0  # not asked for
+    assert len(e.embedding) == 256  # published by default: the stress node uses it
 
 
 def test_inactive_publishes_nothing(ros, astronaut_faces):
