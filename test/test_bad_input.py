@@ -14,8 +14,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from sentin_ros.inference.gaze import GazeModel, GazeTracker
-from sentin_ros.inference.model_paths import default_model_path
 from sentin_ros.inference.gaze_screen import REFERENCE_SCREEN
+from sentin_ros.inference.model_paths import default_model_path
 from sentin_ros.inference.windows import FaceWindows
 from sentin_ros.msg import Emotion, FaceArray, Gaze, Stress
 from sentin_ros.ros.convert.faces import frame_to_msg
