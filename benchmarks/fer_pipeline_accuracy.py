@@ -5,7 +5,7 @@
 1. `sentin-ros bag make` a labelled bag: each PrivateTest face (48×48) upscaled to 192 px on a
    384×384 grey canvas, one empty frame before each face (see sentin_ros/tools/bags.fer_source),
    10 Hz, label topic /camera/labels;
-2. `sentin-ros bag eval --deterministic` it: FaceMesh detection + alignment + the INT8 CNN;
+2. `sentin-ros bag eval --deterministic` it: the LiteRT face front end (detection, landmarks) + alignment + the INT8 CNN;
 3. the same model on the raw 48×48 crops of the same rows, and the peer (fer's Haar cascade +
    mini-Xception) through its own detector on the same frames.
 Writes benchmarks/results/fer_pipeline_accuracy.json and the report's PNGs under

@@ -140,3 +140,11 @@ def test_bad_configuration_is_refused():
         FaceFrontEnd(FrontEndConfig(detector_range="medium"))
     with pytest.raises(ModelError, match="not found"):
         FaceFrontEnd(FrontEndConfig(landmark_model_path="/nonexistent/face_landmark.tflite"))
+
+
+def test_a_face_filling_most_of_the_frame_is_found(face_pipeline_factory):
+    """Someone leaning in to the robot: the short-range pass of `auto` covers what the
+    full-range model misses at that size."""
+    img = place_face(astronaut_rgb(), (640, 480), (320, 250), 3.0, 0.0)  # a ~320 px face in 480 px
+    faces = face_pipeline_factory().process(img, 0.0, "bgr8").faces
+    assert len(faces) == 1 and faces[0].quality.size_px > 250 and faces[0].quality.expression_ok

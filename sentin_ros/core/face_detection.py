@@ -108,6 +108,15 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     return out
 
 
+def merge_detections(dets: list[Detection], iou: float = NMS_IOU) -> list[Detection]:
+    """Detections of two models (or passes) of one frame: the higher score wins an overlap."""
+    kept: list[Detection] = []
+    for det in sorted(dets, key=lambda d: -d.score):
+        if not kept or box_iou(det.box, np.array([k.box for k in kept])).max() < iou:
+            kept.append(det)
+    return kept
+
+
 def tile_windows(width: int, height: int, tile: int, overlap: float = 0.25) -> list[tuple[int, int, int]]:
     """Square windows (x, y, side) of `tile` pixels covering the frame with the given overlap."""
     def starts(length: int) -> list[int]:
