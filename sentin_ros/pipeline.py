@@ -81,7 +81,10 @@ class PerceptionPipeline:
                 timings["emotion"] += (time.perf_counter() - t) * 1e3
             if self.stress is not None:
                 t = time.perf_counter()
-                r.stress = self.stress.push(face.face_id, stamp, r.emotion.embedding, face.geometry, r.emotion.confidence)
+                if face.quality.expression_ok:
+                    r.stress = self.stress.push(face.face_id, stamp, r.emotion.embedding, face.geometry, r.emotion.confidence)
+                else:  # low quality or not a face (as the stress node's gate): no stress, a missing slice
+                    self.stress.skip(face.face_id, stamp)
                 timings["stress"] += (time.perf_counter() - t) * 1e3
             if self.gaze is not None:
                 t = time.perf_counter()

@@ -48,7 +48,7 @@ def pipe(tmp_path_factory):
         overrides={
             "*": {"diagnostics_period": 0.2},
             "source": {"as_fast_as_possible": True, "stamp_source": "video"},  # stamps 1/15 s apart however slow the machine
-            "stress": {"min_frames": 4},  # a short clip: output from the 4th frame of a face
+            "stress": {"min_seconds": 0.45},  # a short clip: output from the 4th frame of a face (0.2 s + one 0.25 s step)
         },
     )
     comp = Composition(config, context=ros.context, log=lambda text: print(f"[composition] {text}"))

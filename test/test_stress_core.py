@@ -18,9 +18,10 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
+from sentin_ros.inference import horizon as hz  # noqa: E402
 from sentin_ros.inference import stress as st  # noqa: E402
 from sentin_ros.runtime import ModelError  # noqa: E402
-from training.stress import contract  # noqa: E402
+from training.stress import contract, steps  # noqa: E402
 from training.stress import generator as gen  # noqa: E402
 
 MODEL = os.path.join(ROOT, "models", "affective_tcn_int8.tflite")
@@ -68,13 +69,41 @@ def test_target_is_monotone_and_needs_sustained_strain():
     assert gen.target_from_drivers(gen.steady_drivers(np.full(5, 0.15)))[0] < 0.2
     assert gen.target_from_drivers(gen.steady_drivers(np.ones(5)))[0] > 0.99
     spike = gen.steady_drivers(np.zeros(5))
-    spike[0, -1] = 1.0  # every driver at full strength, last frame only
+    spike[0, -1] = 1.0  # every driver at full strength, last step only
     assert gen.target_from_drivers(spike)[0] < 0.3
+    brief = gen.steady_drivers(np.full(5, 0.15))
+    brief[0, -2:] = 1.0  # every driver at full strength for 0.5 s after calm: not HIGH
+    assert gen.target_from_drivers(brief)[0] < 0.55
+    sustained = gen.steady_drivers(np.full(5, 0.15))
+    sustained[0, -6:] = 0.7  # all drivers at 0.7 for 1.5 s: HIGH
+    assert gen.target_from_drivers(sustained)[0] > 0.75
+
+
+def test_steps_are_frame_means_as_the_runtime_horizon_makes_them(bank, stats):
+    """training/stress/steps.py and sentin_ros/inference/horizon.py summarise frames the same way."""
+    rng = np.random.default_rng(4)
+    d = gen.steady_drivers(np.full(5, 0.2), n=2)
+    for fps in (15.0, 30.0):
+        k = steps.frames_per_step(fps)
+        p = copy.deepcopy(gen.GeneratorParams())
+        p.fps = k / p.step_seconds
+        frames = gen.render(rng, steps.upsample(d, k), bank, stats, p).x[0]
+        want = steps.to_steps(frames[None], k)[0]
+        h = hz.StepHorizon(15, 15 * gen.STEP_SECONDS)
+        for i, f in enumerate(frames):
+            h.push(1, i / p.fps, f)
+        got = h.summary(1)
+        assert got.filled.all() and got.frames == len(frames)
+        assert np.allclose(got.steps, want, atol=1e-5)
+    up = steps.upsample(np.arange(15, dtype=float)[None, :, None], 4)
+    assert np.allclose(steps.to_steps(up, 4)[0, 1:-1, 0], np.arange(1, 14))
 
 
 def test_generator_is_seeded_and_well_formed(bank, stats):
     a = gen.generate(np.random.default_rng(3), 20, bank, stats)
     b = gen.generate(np.random.default_rng(3), 20, bank, stats)
+    c = steps.generate_steps(np.random.default_rng(3), 20, bank, stats, scenario="talking")
+    assert c[0].shape == (20, gen.FRAMES, gen.FEATURES) and np.all(c[1] < 0.3)  # talking is calm
     assert a[0].shape == (20, gen.FRAMES, gen.FEATURES) and a[0].dtype == np.float32
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert np.all(np.isfinite(a[0])) and np.all((a[1] >= 0) & (a[1] <= 1))
@@ -95,7 +124,7 @@ def test_fixture_matches_the_emotion_model_in_the_repo(bank):
     h = hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
     assert h in bank.source, (
         f"the stress model was trained on other embeddings ({bank.source}); the emotion model changed: "
-        "retrain with .venv-tf-stress/bin/python training/stress/train.py"
+        "retrain: make -C training stress (training/README.md)"
     )
 
 
@@ -132,10 +161,19 @@ def test_calm_neutral_happy_sequences_stay_low(model, bank, stats):
     assert r["max"] < T["calm_max"], r
 
 
-def test_sustained_strain_rises_above_0_7_within_15_frames(model, bank, stats):
+def test_talking_is_not_strain(model, bank, stats):
+    r = contract.talking(model.predict_batch, bank, stats, n=40)
+    assert r["frac_below_0.3"] >= T["talking_below_0.3"], r
+
+
+def test_sustained_strain_rises_above_0_7_within_2_s(model, bank, stats):
     r = contract.strain_onset(model.predict_batch, bank, stats, n=60)
-    assert r["frac_above_0.7_within_15"] == 1.0, r
-    assert r["frac_above_0.7_at_15"] >= 0.95, r
+    assert r["frac_above_0.7_within_2s"] == 1.0, r
+
+
+def test_a_brief_expression_does_not_reach_high(model, bank, stats):
+    r = contract.brief(model.predict_batch, bank, stats, n=60)
+    assert r["max"] < T["brief_max"], r
 
 
 def test_level_is_monotone_in_each_driver(model, bank, stats):
@@ -147,17 +185,14 @@ def test_level_is_monotone_in_each_driver(model, bank, stats):
 
 
 def test_steady_input_gives_a_steady_level(model, bank, stats):
-    r = contract.steady(model.predict_batch, bank, stats, n=4)
-    assert r["median_abs_delta"] <= T["steady_median_delta"], r
-    assert r["p95_abs_delta"] <= T["steady_p95_delta"], r
-
-
-def test_one_frame_spike_does_not_reach_high(model, bank, stats):
-    rng = np.random.default_rng(11)
-    d = gen.steady_drivers(np.full(5, 0.05), n=40)
-    d[:, -1] = 1.0  # every driver at full strength on the newest frame only
-    y = model.predict_batch(gen.render(rng, d, bank, stats).x)
-    assert y.max() < 0.7, y.max()
+    """Over any 1 s the level moves <= 0.1 on steady calm and strained input. NOT met at mid levels
+    (drivers 0.45, level ~0.83, the steep part of the target): there ~95 % of the 1 s spans stay
+    within 0.1 and the worst moves ~0.2 (the card's contract table; unfinished, see the card)."""
+    r = contract.steady(model.predict_batch, bank, stats, n=8)
+    for k in ("calm", "strain"):
+        assert r[k]["range_1s_max"] <= T["steady_range_1s"], (k, r[k])
+    assert r["frac_1s_within_0.1"] >= 0.9, r
+    assert r["mid"]["range_1s_max"] <= 0.3, r["mid"]
 
 
 # ------------------------------------------------------------------------------- StressTracker
@@ -176,52 +211,73 @@ def _frame(v: float):
     return np.full(256, v, np.float32), np.full(12, v, np.float32)
 
 
-def test_tracker_waits_for_min_frames_and_pads_with_the_oldest_frame():
+def test_tracker_waits_for_min_seconds_and_covers_the_horizon():
     fake = FakeModel()
-    tr = st.StressTracker(fake, min_frames=5, max_gap_s=0.5)
-    for i in range(4):
-        assert tr.push(1, i * 0.04, *_frame(0.1 * (i + 1))) is None
-    est = tr.push(1, 0.16, *_frame(0.5))
-    assert est is not None and est.window_frames == 5
-    assert est.window_seconds == pytest.approx(0.16)
+    tr = st.StressTracker(fake, window_seconds=3.75, min_seconds=1.0, max_gap_s=0.5)
+    assert tr.step_seconds == pytest.approx(0.25) and tr.min_steps == 2
+    ests = [tr.push(1, i / 20, *_frame(0.1)) for i in range(20)]  # 20 fps
+    assert all(e is None for e in ests[:15]) and ests[15] is not None  # 0.75 s of history: 4 steps
+    est = ests[-1]
+    assert est.window_frames == 20 and est.window_seconds == pytest.approx(0.95)
+    assert est.confidence == pytest.approx(4 / 15)  # 4 of the 15 steps had frames
     w = fake.windows[-1]
-    assert w.shape == (15, 268)
-    assert np.all(w[:11, 0] == np.float32(0.1)) and w[-1, 0] == np.float32(0.5)
-    assert est.confidence == pytest.approx(5 / 15)
-    for i in range(5, 20):
-        est = tr.push(1, i * 0.04, *_frame(0.5), emotion_confidence=0.8)
-    assert est.window_frames == 15 and est.window_seconds == pytest.approx(14 * 0.04)
+    assert w.shape == (15, 268) and np.allclose(w[:, 0], 0.1)  # left padding repeats the oldest step
+    for i in range(20, 100):
+        est = tr.push(1, i / 20, *_frame(0.5 if i >= 95 else 0.1), emotion_confidence=0.8)
+    assert est.window_frames == 75 and est.window_seconds == pytest.approx(3.7)  # 3.75 s at 20 fps
     assert est.confidence == pytest.approx(0.8)
+    w = fake.windows[-1]
+    assert w[-1, 0] == pytest.approx(0.5) and w[-2, 0] == pytest.approx(0.1)
+    assert np.allclose(w[:-2, 0], 0.1)  # each step is the mean of its 5 frames
+
+
+def test_skipped_low_quality_frames_lower_the_confidence_and_keep_the_history():
+    tr = st.StressTracker(FakeModel(), min_seconds=1.0, max_gap_s=0.5)
+    for i in range(80):  # 4 s at 20 fps
+        tr.push(1, i / 20, *_frame(0.2))
+    full = tr.push(1, 4.0, *_frame(0.2))
+    assert full.confidence == pytest.approx(1.0)
+    for i in range(81, 121):  # 2 s of low-quality frames: no estimate, no restart
+        tr.skip(1, i / 20)
+    assert tr.frames(1) > 0
+    est = tr.push(1, 121 / 20, *_frame(0.2))
+    assert est is not None and 0.4 < est.confidence < 0.65  # about 7 of the 15 steps had good frames
+    for i in range(122, 200):
+        tr.skip(1, i / 20)  # low quality for the whole horizon: nothing left
+    assert tr.estimate(1) is None
 
 
 def test_tracker_states_follow_thresholds():
-    tr = st.StressTracker(FakeModel(), min_frames=1, elevated=0.4, high=0.7)
+    tr = st.StressTracker(FakeModel(), min_seconds=0.0, elevated=0.4, high=0.7)
     assert tr.push(1, 0.0, *_frame(0.2)).state == st.LOW
     assert tr.push(2, 0.0, *_frame(0.5)).state == st.ELEVATED
     assert tr.push(3, 0.0, *_frame(0.9)).state == st.HIGH
 
 
-def test_tracker_resets_on_gap_reset_forget_and_prune():
-    tr = st.StressTracker(FakeModel(), min_frames=3, max_gap_s=0.5)
-    for i in range(5):
-        tr.push(1, i * 0.04, *_frame(0.3))
-        tr.push(2, i * 0.04, *_frame(0.3))
-        tr.push(3, i * 0.04, *_frame(0.3))
-    assert tr.frames(1) == 5
+def test_tracker_tolerates_small_reorders_and_resets_on_a_jump_back_or_gap():
+    tr = st.StressTracker(FakeModel(), min_seconds=0.5, max_gap_s=0.5, max_back_s=0.25)
+    for i in range(20):
+        tr.push(1, i / 20, *_frame(0.3))
+        tr.push(2, i / 20, *_frame(0.3))
+        tr.push(3, i / 20, *_frame(0.3))
+    assert tr.frames(1) == 20
+    est = tr.push(1, 0.9 - 0.01, *_frame(0.3))  # 0.06 s older than the newest: filed, no restart
+    assert est is not None and tr.frames(1) == 21 and est.stamp == pytest.approx(0.95)
     assert tr.push(1, 5.0, *_frame(0.3)) is None  # gap > max_gap_s: starts over
     assert tr.frames(1) == 1
-    assert tr.push(2, 0.16 - 0.017, *_frame(0.3)) is not None and tr.frames(2) == 6  # stamp jitter back: kept
-    assert tr.push(2, -1.0, *_frame(0.3)) is None  # a jump back of more than max_gap_s: starts over
+    assert tr.push(2, 0.0, *_frame(0.3)) is None  # a real jump back: starts over
+    assert tr.frames(2) == 1
     tr.reset(3)
     assert tr.frames(3) == 0
     tr.push(3, 0.3, *_frame(0.3))
     tr.forget([3])
     assert 3 not in tr.face_ids
     assert tr.prune([2]) == [1] and tr.face_ids == [2]
+    assert tr.forget_stale(10.0) == [2]
 
 
 def test_tracker_rejects_bad_input():
-    tr = st.StressTracker(FakeModel(), min_frames=1)
+    tr = st.StressTracker(FakeModel(), min_seconds=0.0)
     with pytest.raises(ValueError):
         tr.push(1, 0.0, np.zeros(128), np.zeros(12))
     emb, geo = _frame(0.3)
@@ -230,28 +286,34 @@ def test_tracker_rejects_bad_input():
         tr.push(1, 0.0, emb, geo)
     assert tr.frames(1) == 0
     with pytest.raises(ValueError):
-        st.StressTracker(FakeModel(), min_frames=0)
+        st.StressTracker(FakeModel(), window_seconds=2.0, min_seconds=3.0)
     with pytest.raises(ValueError):
         st.StressTracker(FakeModel(), elevated=0.8, high=0.7)
 
 
-def test_tracker_with_the_real_model_matches_a_padded_window(model, bank, stats):
-    x = gen.render(np.random.default_rng(5), gen.steady_drivers(np.full(5, 0.3)), bank, stats).x[0]
-    tr = st.StressTracker(model, min_frames=8)
+def test_tracker_with_the_real_model_matches_the_step_summary(model, bank, stats):
+    p = copy.deepcopy(gen.GeneratorParams())
+    p.fps = 24.0
+    frames = gen.render(np.random.default_rng(5), steps.upsample(gen.steady_drivers(np.full(5, 0.3)), 6), bank, stats, p).x[0]
+    tr = st.StressTracker(model, min_seconds=1.0)
     est = None
-    for i in range(10):
-        est = tr.push(7, i / 25, x[i, :256], x[i, 256:])
-    padded = np.concatenate([np.repeat(x[:1], 5, 0), x[:10]])
-    assert est.level == pytest.approx(model.predict(padded))
-    assert 0.0 <= est.level <= 1.0 and est.window_frames == 10
+    for i in range(48):  # 2 s at 24 fps: 8 steps, the 7 older ones left-padded
+        est = tr.push(7, i / 24, frames[i, :256], frames[i, 256:])
+    s8 = steps.to_steps(frames[None, :48], 6)[0]
+    padded = np.concatenate([np.repeat(s8[:1], 7, 0), s8])
+    assert est.level == pytest.approx(model.predict(padded), abs=1e-6)
+    assert 0.0 <= est.level <= 1.0 and est.window_frames == 48
 
 
 def test_steady_stream_through_the_tracker(model, bank, stats):
     p = copy.deepcopy(gen.GeneratorParams())
     p.embedding.run_mean, p.embedding.redraw_tv = 1e9, 2.0
-    x = gen.render(np.random.default_rng(6), gen.steady_drivers(np.full(5, 0.05), frames=45), bank, stats, p).x[0]
-    tr = st.StressTracker(model, min_frames=15)
-    levels = [e.level for i in range(45) if (e := tr.push(1, i / 25, x[i, :256], x[i, 256:])) is not None]
-    assert len(levels) == 31
+    p.geometry.look_prob = p.geometry.talk_prob = 0.0
+    p.fps = 24.0
+    x = gen.render(np.random.default_rng(6), steps.upsample(gen.steady_drivers(np.full(5, 0.05), frames=28), 6), bank, stats, p).x[0]
+    tr = st.StressTracker(model, min_seconds=3.75)
+    levels = [e.level for i in range(len(x)) if (e := tr.push(1, i / 24, x[i, :256], x[i, 256:])) is not None]
+    assert len(levels) == len(x) - 84  # from 3.5 s of history: the 15th step has its first frame
     assert max(levels) < T["calm_max"]
-    assert np.median(np.abs(np.diff(levels))) <= T["steady_median_delta"]
+    levels = np.array(levels)
+    assert (levels[24:] - levels[:-24]).__abs__().max() <= T["steady_range_1s"]  # over any 1 s

@@ -1,9 +1,11 @@
 """Stress (visible facial strain) inference: the TCN model and the per-face window tracker. ROS-free.
 
-The model (models/affective_tcn_int8.tflite, card: models/affective_tcn_int8.md) reads the last 15
-frames of one face, each frame = the emotion model's 256-d embedding + the 12 geometry metrics
+The model (models/affective_tcn_int8.tflite, card: models/affective_tcn_int8.md) reads 15 steps of
+one face; a step is the mean of the face's frames in a 0.25 s slice (`horizon.StepHorizon`), each
+frame = the emotion model's 256-d embedding + the 12 geometry metrics
 (`sentin_ros.core.features.GEOMETRY_NAMES` order), and returns a level in [0, 1]: a learned index of
-visible facial strain over ~0.5-1 s. It is NOT a physiological or medical measure and was not
+visible facial strain sustained over the last ~2-4 s (talking is not strain).
+It is NOT a physiological or medical measure and was not
 validated against real stress labels.
 
 Input preparation (`prepare_window`, used identically by training and at run time):
@@ -16,9 +18,10 @@ Input preparation (`prepare_window`, used identically by training and at run tim
                         input has one scale for all 268 features: raw head_motion (tens of deg/s)
                         next to brow ratios (~0.01 changes) would leave the brows no resolution.
 
-Short histories (`StressTracker`): a face needs `min_frames` frames before the first estimate;
-until it has `window` frames the window is left-padded by repeating its oldest frame (the model was
-trained with such padded windows), and `confidence` is scaled by the filled fraction.
+Short histories (`StressTracker`): nothing before the face's history spans `min_seconds`; steps
+before its first good frame repeat the oldest one (the model was trained with such padded windows),
+steps without a good frame (missed, low quality) hold the previous one, and `confidence` is scaled
+by the share of the steps that had good frames.
 """
 from __future__ import annotations
 
@@ -28,9 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..runtime import LiteModel, ModelError, ModelOptions, require_finite
-from .windows import FaceWindows
+from .horizon import StepHorizon
 
-WINDOW = 15
+WINDOW = 15  # steps
+WINDOW_SECONDS = 3.75  # default horizon: 15 steps of 0.25 s (the step length the model was trained on)
 EMBED_DIM = 256
 GEOMETRY_DIM = 12
 FEATURES = EMBED_DIM + GEOMETRY_DIM
@@ -96,36 +100,44 @@ class StressEstimate:
     face_id: int
     stamp: float  # seconds, of the newest frame
     level: float  # [0, 1]
-    confidence: float  # [0, 1]: filled fraction of the window × mean emotion confidence (1 if not given)
+    confidence: float  # [0, 1]: share of the horizon's steps with good frames × mean emotion confidence (1 if not given)
     state: int  # LOW / ELEVATED / HIGH
-    window_frames: int  # real frames behind the estimate (<= window; the rest is padding)
-    window_seconds: float  # oldest to newest real frame
+    window_frames: int  # good frames behind the estimate (within the horizon)
+    window_seconds: float  # oldest to newest of those frames (<= the horizon)
 
 
 class StressTracker:
-    """Per-face sliding windows over (embedding, geometry) frames -> StressEstimate.
+    """Per-face time horizons over (embedding, geometry) frames -> StressEstimate.
 
-    push() returns None until the face has `min_frames` frames; shorter-than-`window` histories are
-    left-padded by repeating the oldest frame. A face's window starts over when the time since its
-    previous frame exceeds `max_gap_s` (or time jumps back by more than that; smaller jitter keeps
-    it), on reset(face_id) (face lost), and
-    forget()/prune() drop faces that are gone. `state`: LOW below `elevated`, ELEVATED from
-    `elevated`, HIGH from `high` (plain thresholds on the level, no hysteresis).
-    `model` may be swapped at any time (hot swap); the windows are kept.
+    Each face's last `window_seconds` are summarised into the model's 15 steps
+    (`horizon.StepHorizon`: step = mean of the frames in its slice; 0.25 s at the default 3.75 s,
+    the step length the model was trained on). push() returns None until the face's history spans
+    `min_seconds` (and has a good frame in that many seconds' worth of steps); `confidence` is the
+    share of the 15 steps that had good frames (frames skipped as low quality, `skip()`, count as
+    missing) × the mean emotion confidence. A face's history starts over when nothing was seen of it
+    for `max_gap_s`, on a jump back in time of more than `max_back_s` (small reorders are filed in
+    their slice), on reset(face_id) (face lost); forget()/prune() drop faces that are gone.
+    `state`: LOW below `elevated`, ELEVATED from `elevated`, HIGH from `high` (plain thresholds).
+    `model` may be swapped at any time (hot swap); the histories are kept.
     """
 
-    def __init__(self, model: StressModel | Callable[[np.ndarray], float], window: int = WINDOW, min_frames: int = 8,
-                 elevated: float = 0.4, high: float = 0.7, max_gap_s: float = 0.5):
-        if window != WINDOW:
-            raise ValueError(f"the model reads {WINDOW}-frame windows, got window={window}")
-        if not 1 <= min_frames <= window:
-            raise ValueError(f"min_frames must be in [1, window={window}], got {min_frames}")
+    def __init__(self, model: StressModel | Callable[[np.ndarray], float], window_seconds: float = WINDOW_SECONDS,
+                 min_seconds: float = 1.0, elevated: float = 0.4, high: float = 0.7, max_gap_s: float = 0.5,
+                 max_back_s: float = 0.25):
+        if not 0.0 < window_seconds <= 60.0:
+            raise ValueError(f"window_seconds must be in (0, 60], got {window_seconds}")
+        if not 0.0 <= min_seconds <= window_seconds:
+            raise ValueError(f"min_seconds must be in [0, window_seconds={window_seconds}], got {min_seconds}")
         if not 0.0 <= elevated <= high <= 1.0:
             raise ValueError(f"need 0 <= elevated ({elevated}) <= high ({high}) <= 1")
-        self._windows = FaceWindows(window, max_gap_s)  # items: (268-d frame, emotion confidence)
+        self._horizon = StepHorizon(WINDOW, window_seconds, max_gap_s, max_back_s)
         self.model = model
-        self.window = window
-        self.min_frames = min_frames
+        self.window = WINDOW
+        self.window_seconds = float(window_seconds)
+        self.step_seconds = self._horizon.step_s
+        self.min_seconds = float(min_seconds)
+        # good frames needed in at least half the steps of min_seconds (a mostly skipped face stays quiet)
+        self.min_steps = max(1, int(np.ceil(0.5 * min_seconds / self.step_seconds - 1e-9)))
         self.elevated = elevated
         self.high = high
         self.max_gap_s = max_gap_s
@@ -136,10 +148,10 @@ class StressTracker:
 
     @property
     def face_ids(self) -> list[int]:
-        return self._windows.face_ids
+        return self._horizon.face_ids
 
     def frames(self, face_id: int) -> int:
-        return self._windows.count(face_id)
+        return self._horizon.count(face_id)
 
     def state_of(self, level: float) -> int:
         if level >= self.high:
@@ -154,47 +166,54 @@ class StressTracker:
         geo = np.asarray(geometry12, np.float32).reshape(-1)
         if emb.shape != (EMBED_DIM,) or geo.shape != (GEOMETRY_DIM,):
             raise ValueError(f"need a {EMBED_DIM}-d embedding and {GEOMETRY_DIM} geometry metrics, got {emb.shape} {geo.shape}")
-        # a broken frame: skipped (NonFiniteInput), the window kept as it was
-        require_finite(f"face {face_id}: embedding", emb)
-        require_finite(f"face {face_id}: geometry", geo)
         stamp = float(stamp)
+        if not (np.all(np.isfinite(emb)) and np.all(np.isfinite(geo))):
+            self._horizon.mark_seen(face_id, stamp)  # a broken frame counts as missing...
+            require_finite(f"face {face_id}: embedding", emb)  # ...and as bad input (NonFiniteInput)
+            require_finite(f"face {face_id}: geometry", geo)
         conf = 1.0 if emotion_confidence is None or not np.isfinite(emotion_confidence) else float(np.clip(emotion_confidence, 0, 1))
-        self._windows.push(face_id, stamp, (np.concatenate([emb, geo]), conf))
-        items = self._windows.items(face_id)
-        n = len(items)
-        if n < self.min_frames:
+        self._horizon.push(face_id, stamp, np.concatenate([emb, geo]), conf)
+        return self.estimate(face_id)
+
+    def skip(self, face_id: int, stamp: float) -> None:
+        """The face was there but not usable (low quality, not a face): its slice stays empty."""
+        self._horizon.mark_seen(face_id, float(stamp))
+
+    def estimate(self, face_id: int) -> StressEstimate | None:
+        """The face's estimate over the horizon ending at its newest frame; None until min_seconds."""
+        h = self._horizon
+        if h.history_s(face_id) + self.step_seconds < self.min_seconds - 1e-6:  # the newest step covers a slice
             return None
-        frames = [f for f, _ in items]
-        if n < self.window:
-            frames = [frames[0]] * (self.window - n) + frames
-        level = self._predict(np.stack(frames))
-        confidence = (n / self.window) * float(np.mean([c for _, c in items]))
-        stamps = self._windows.stamps(face_id)
+        sm = h.summary(face_id)
+        if sm is None or int(sm.filled.sum()) < min(self.min_steps, WINDOW):
+            return None
+        level = self._predict(sm.steps)
+        confidence = sm.coverage * sm.mean_weight
         return StressEstimate(
-            face_id=face_id, stamp=stamp, level=level, confidence=float(np.clip(confidence, 0.0, 1.0)),
-            state=self.state_of(level), window_frames=n, window_seconds=float(stamps[-1] - stamps[0]),
+            face_id=face_id, stamp=h.newest(face_id), level=level, confidence=float(np.clip(confidence, 0.0, 1.0)),
+            state=self.state_of(level), window_frames=sm.frames, window_seconds=sm.span_s,
         )
 
     def reset(self, face_id: int) -> None:
-        """Start the face's window over (the face was lost)."""
-        self._windows.forget([face_id])
+        """Start the face's history over (the face was lost)."""
+        self._horizon.forget([face_id])
 
     def forget(self, face_ids: Iterable[int]) -> None:
-        self._windows.forget(face_ids)
+        self._horizon.forget(face_ids)
 
     def forget_stale(self, now: float, max_age_s: float | None = None) -> list[int]:
         """Drop faces not seen for more than `max_age_s` (default max_gap_s) before `now`."""
-        return self._windows.forget_stale(now, max_age_s)
+        return self._horizon.forget_stale(now, max_age_s)
 
     def prune(self, active_ids: Iterable[int]) -> list[int]:
         """Drop every face not in active_ids; returns the dropped IDs."""
-        return self._windows.prune(active_ids)
+        return self._horizon.prune(active_ids)
 
     def clear(self) -> None:
-        self._windows.clear()
+        self._horizon.clear()
 
 
 __all__ = [
-    "WINDOW", "FEATURES", "LOW", "ELEVATED", "HIGH", "STATE_NAMES", "ModelError", "StressModel", "StressTracker", "StressEstimate",
+    "WINDOW", "WINDOW_SECONDS", "FEATURES", "LOW", "ELEVATED", "HIGH", "STATE_NAMES", "ModelError", "StressModel", "StressTracker", "StressEstimate",
     "prepare_window", "GEOMETRY_MEAN", "GEOMETRY_STD", "EMBEDDING_SCALE",
 ]

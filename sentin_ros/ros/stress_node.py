@@ -1,5 +1,11 @@
 """Stress node: sentin_ros/FaceArray -> sentin_ros/Stress per face once a face has enough history.
 
+Each face's last `window_seconds` (3.75 s) are summarised into the model's 15 steps of 0.25 s (the
+ROS-free `StressTracker` / `horizon.StepHorizon`, on the frames' header stamps; small reorders are
+filed in their slice, a real jump back restarts the face). Faces the quality gate rejects (low
+quality, not a face) get no Stress, and their frames count as missing in the horizon, which lowers
+the confidence of the estimates that follow.
+
 The stress model reads the emotion CNN's 256-d embedding. With `embedding_source: emotion`
 (default) it takes the embedding the emotion node has just computed (published with
 publish_embedding, matched by image stamp and face_id), so the CNN runs once per face; when no
@@ -32,9 +38,10 @@ class StressNode(ModelNode):
 
     def __init__(self, node_name: str = "stress_node", **kwargs):
         super().__init__(node_name, **kwargs)
-        self.declare("stress_topic", "stress", "Output Stress topic (one message per face and frame, once it has min_frames of history).")
-        self.declare("min_frames", 8, "Frames of history before a level is published (the window holds 15).", (1, 15))
-        self.declare("max_gap", 0.5, "Seconds without a face after which its window restarts.", (0.01, 60.0))
+        self.declare("stress_topic", "stress", "Output Stress topic (one message per face and frame, once it has min_seconds of history).")
+        self.declare("window_seconds", 3.75, "Time horizon of the estimate, seconds, summarised into the model's 15 steps (3.75: 0.25 s steps, as trained).", (0.5, 30.0))
+        self.declare("min_seconds", 1.0, "Seconds of history before a level is published (confidence: share of the horizon with good frames).", (0.0, 30.0))
+        self.declare("max_gap", 0.5, "Seconds without a face (seen at all, low quality included) after which its history restarts.", (0.01, 60.0))
         self.declare("elevated_threshold", 0.4, "Level at or above which the state is ELEVATED.", (0.0, 1.0))
         self.declare("high_threshold", 0.7, "Level at or above which the state is HIGH.", (0.0, 1.0))
         self.declare("embedding_source", "emotion", "emotion: use the emotion node's embeddings (its CNN runs once per face), own CNN when none arrive; own: always run the CNN here.")
@@ -73,8 +80,11 @@ class StressNode(ModelNode):
             raise ValueError(f"embedding_source must be emotion or own, got {source!r}")
         self.configure_models()
         self.inbox = EmbeddingInbox() if source == "emotion" else None
+        window, min_s = float(self.param("window_seconds")), float(self.param("min_seconds"))
+        if not min_s <= window:
+            raise ValueError(f"min_seconds ({min_s}) must not exceed window_seconds ({window})")
         self.tracker = StressTracker(
-            self.models["stress"], min_frames=int(self.param("min_frames")), elevated=elevated, high=high,
+            self.models["stress"], window_seconds=window, min_seconds=min_s, elevated=elevated, high=high,
             max_gap_s=float(self.param("max_gap")),
         )
         self.open_output(Stress, self.param("stress_topic"))
@@ -151,6 +161,10 @@ class StressNode(ModelNode):
                 return
             stamp = stamp_to_seconds(msg.header.stamp)
             faces = list(self.faces_of(msg))
+            used = {f.face_id for f in faces}
+            for face in msg.faces:  # skipped by the quality gate: there, but its slice of the horizon stays empty
+                if face.face_id not in used:
+                    tracker.skip(face.face_id, stamp)
             for face, (embedding, confidence) in zip(faces, self._embeddings(msg, faces, models["emotion"])):
                 try:
                     est = tracker.push(face.face_id, stamp, embedding, face.geometry, confidence)

@@ -56,12 +56,15 @@ def main() -> None:
     a("")
     a("## What the score is, and what it is not")
     a("")
-    a("**It is** a learned index, in [0, 1], of *visible facial strain* in the last 15 frames of one face "
-      "(~0.6 s at 25 fps; 0.5 s at 30 fps, 1 s at 15 fps): sustained brow lowering, a suppressed or "
+    a("**It is** a learned index, in [0, 1], of *visible facial strain* sustained over the last 3.75 s of one face "
+      "(15 steps of 0.25 s, each the mean of the frames it covers, at any frame rate): sustained brow lowering, a suppressed or "
       "down-turned smile, raised blinking and eyelid tension, head micro-motion and negative, high-arousal "
       "expression. The network was trained to reproduce a *documented formula* over those cues (below), "
       "computed on synthetic sequences built from real FER2013 faces and measured face geometry. What the "
-      "number means is exactly what that formula and generator say, nothing more.")
+      "number means is exactly what that formula and generator say, nothing more. By construction it changes like "
+      "a state, over seconds: a single 0.5 s expression (a surprise, a grimace) does not make it HIGH, strain held for "
+      "1.5-2 s does, and **talking is not strain** (mouth opening and closing at syllable rate, with the mixed "
+      "expressions speech shows frame by frame, are calm sequences in the generator).")
     a("")
     a("**It is not** a physiological or medical measure of stress, it was **not validated against real "
       "stress labels** (none exist here), and it is **not a lie detector** or a measure of intent, honesty, "
@@ -70,9 +73,11 @@ def main() -> None:
     a("")
     a("## Interface")
     a("")
-    a("* Input `1x15x268` int8 (scale/zero point in the file): 15 frames, oldest first; per frame the emotion "
-      "model's 256-d embedding (`models/affective_cnn_int8.tflite`, dequantized) then the 12 geometry metrics of "
-      "`sentin_ros.core.features.GEOMETRY_NAMES`. Output `1x1` int8 -> level in [0, 1].")
+    a("* Input `1x15x268` int8 (scale/zero point in the file): 15 steps, oldest first; a step is the mean, over the "
+      f"frames of one face within {p['step_seconds']} s, of the emotion model's 256-d embedding (`models/affective_cnn_int8.tflite`, "
+      "dequantized) then the 12 geometry metrics of `sentin_ros.core.features.GEOMETRY_NAMES` "
+      "(`sentin_ros/inference/horizon.py`; training data are summarised the same way, `training/stress/steps.py`, and a "
+      "test checks that the two agree). Output `1x1` int8 -> level in [0, 1].")
     a("* Preprocessing (`sentin_ros/inference/stress.py`, `prepare_window`, the same code in training): "
       "embedding x `EMBEDDING_SCALE` (4; the emotion embedding spans ~0-1.1, the standardised geometry ~-4..6, and "
       "the int8 input has one scale for both); geometry: `head_motion -> log1p(deg/s)`, then `(g - GEOMETRY_MEAN) / GEOMETRY_STD` "
@@ -83,39 +88,64 @@ def main() -> None:
       f"represents {(-128 - m['int8_input_quantization']['zero_point']) * m['int8_input_quantization']['scale']:.1f} .. "
       f"{(127 - m['int8_input_quantization']['zero_point']) * m['int8_input_quantization']['scale']:.1f}, set from the "
       "representative windows; standardised geometry outside that range saturates).")
-    a("* `StressTracker` (stress.py): per-face windows; no estimate before `min_frames` (default 8) frames; shorter "
-      "histories are left-padded by repeating the oldest frame (the model saw such padded windows in training: "
-      f"{m['data']['pad_augment_fraction']:.0%} of training sequences); `confidence` = filled fraction x mean emotion "
-      "confidence; state LOW < 0.4 <= ELEVATED < 0.7 <= HIGH (node parameters); a face's window restarts after a gap "
-      "> `max_gap_s` (0.5 s), on `reset(face_id)` (face lost) and `prune`/`forget` drop faces that are gone.")
+    a("* `StressTracker` (stress.py) on `horizon.StepHorizon`: per face the frames of the last `window_seconds` (3.75 s; "
+      "node parameter) by their stamps, the 15 slices ending at the newest frame; no estimate before `min_seconds` (1 s) "
+      "of history; steps before the first good frame repeat it (left padding; "
+      f"{m['data']['pad_augment_fraction']:.0%} of training sequences are padded so), steps without a good frame hold the "
+      f"previous one ({m['data'].get('hold_augment_fraction', 0):.0%} of training sequences have such held steps); "
+      "`confidence` = share of the 15 steps with good frames x mean emotion confidence, so frames the quality gate "
+      "skipped (low quality, not a face: no Stress is published for them) lower it; Stress.msg `window_frames` / "
+      "`window_seconds` = the good frames behind the estimate and the time they span. State LOW < 0.4 <= ELEVATED < 0.7 "
+      "<= HIGH (node parameters). Stamps: a frame up to 0.25 s older than the newest is filed in its slice (reorders, "
+      "jitter); a bigger jump back, or nothing seen of the face for > `max_gap_s` (0.5 s; low-quality frames count as "
+      "seen), restarts its history; `reset`/`prune`/`forget` drop faces that are gone. Other `window_seconds` values "
+      "stretch the steps, and the time scale of everything below with them (the model was trained on 0.25 s steps).")
     a("")
     a("## The target: a documented model of visible facial strain")
     a("")
-    a("Five latent drivers, each in [0, 1] per frame: `au4` (sustained brow lowering/knitting, FACS AU4), "
+    a("Five latent drivers, each in [0, 1] per step (0.25 s): `au4` (sustained brow lowering/knitting, FACS AU4), "
       "`au12_suppression` (suppressed lip-corner pull, corners down, lips pressed), `blink_rate` (raised blink rate, "
       "eyelid tension), `head_motion` (head micro-motion), `neg_arousal` (negative high-arousal expression).")
     a("")
     a("```")
-    a("s(t)  = " + " + ".join(f"{w[k]} * {k}(t)" for k in gen.DRIVERS))
-    a(f"S     = sum_t a_t s(t) / sum_t a_t,   a_t = exp(-(14 - t) / {tp['tau_frames']})    (t = 0..14, 14 = newest)")
+    a("r(t)  = " + " + ".join(f"{w[k]} * {k}(t)" for k in gen.DRIVERS))
+    a(f"s(t)  = {tp['cap']} * tanh(r(t) / {tp['cap']})              (soft cap: a brief all-out grimace is no more than strain)")
+    a(f"S     = sum_t a_t s(t) / sum_t a_t,   a_t = exp(-(14 - t) / {tp['tau_steps']})    (t = 0..14 steps, 14 = newest)")
     a(f"level = 1 / (1 + exp(-{tp['gain']} * (S - {tp['centre']})))")
     a("```")
     a("")
-    a("Monotone non-decreasing in every driver at every frame. Because `S` averages the whole window, strain must be "
-      "*sustained*: every driver at full strength on the newest frame only gives "
-      f"{gen.target_from_drivers(_last_frames(1))[0]:.2f}, on the newest 3 frames "
-      f"{gen.target_from_drivers(_last_frames(3))[0]:.2f}, 5 frames {gen.target_from_drivers(_last_frames(5))[0]:.2f}. "
+    a("Monotone non-decreasing in every driver at every step. Because `S` averages the whole 3.75 s window, strain must be "
+      "*sustained*: every driver at full strength for the newest 0.5 s after calm (0.15) gives "
+      f"{gen.target_from_drivers(_last_frames(2))[0]:.2f}, 1 s {gen.target_from_drivers(_last_frames(4))[0]:.2f}, "
+      f"1.5 s {gen.target_from_drivers(_last_frames(6))[0]:.2f}, 2 s {gen.target_from_drivers(_last_frames(8))[0]:.2f}. "
+      "Talking moves no driver: the target of a talking sequence is its calm drivers' (<= "
+      f"{_steady(*[.15] * 5):.2f}). "
       f"Steady values: all drivers 0 -> {_steady(0, 0, 0, 0, 0):.2f}; all 0.15 (calm) -> {_steady(*[.15] * 5):.2f}; "
       f"one of au4 / neg_arousal at 1 -> {_steady(1, 0, 0, 0, 0):.2f} (ELEVATED); au4 + au12_suppression -> "
       f"{_steady(1, 1, 0, 0, 0):.2f}; au4 + neg_arousal -> {_steady(1, 0, 0, 0, 1):.2f}; blink_rate + head_motion -> "
       f"{_steady(0, 0, 1, 1, 0):.2f}; all 0.5 -> {_steady(*[.5] * 5):.2f}.")
     a("")
+    g0 = p["geometry"]
     a("## The generator (`training/stress/generator.py`, parameters `training/stress/generator_params.json`)")
     a("")
     a("Driver trajectories: scenario mixture " + ", ".join(f"{k} {v:.0%}" for k, v in p["drivers"]["scenario_probs"].items()) +
-      " (calm: all drivers <= 0.15; random: independent levels with steady / onset / decay / 1-2 frame spike "
-      "profiles; strain: most drivers 0.55-1; single: one driver; spike: short spikes; transition: all drivers switch "
-      f"on or off together), plus AR(1) noise (std {p['drivers']['ar_noise']}, rho {p['drivers']['ar_rho']}).")
+      " (calm: all drivers <= 0.15; talking: calm drivers while the person talks (below); random: independent levels "
+      "with steady / onset / decay / 1-2 step (0.25-0.5 s) spike profiles; strain: most drivers 0.55-1; single: one "
+      "driver; spike: short spikes; transition: all drivers switch on or off together), plus AR(1) noise (std "
+      f"{p['drivers']['ar_noise']}, rho {p['drivers']['ar_rho']}), all per step.")
+    a("")
+    a(f"**Time.** Drivers are sampled per {p['step_seconds']} s step, interpolated to frames (linear between step centres) "
+      f"at a frame rate drawn per chunk of 1,000 sequences from {p['fps_range']} fps (3-8 frames per step), rendered "
+      "frame by frame (faces shown, blinks, talking, head motion), and each step is the mean of its frames, as at run "
+      "time; the target is computed from the step means of the frame drivers (`training/stress/steps.py`).")
+    e = p["embedding"]
+    a("")
+    a(f"**Talking (not strain).** {p['drivers']['scenario_probs'].get('talking', 0):.0%} of the sequences are `talking`: calm "
+      f"drivers; the mouth aperture oscillates at a syllable rate of {g0['talk_hz']} Hz (amplitude {g0['talk_amp']} of the "
+      f"inter-ocular distance, varying syllable to syllable; mouth_width narrows by {g0['talk_width']} x the opening), "
+      f"small head nods (~{g0['talk_nod_deg_s']} deg/s), and the face shown is a mix of speech expressions: class "
+      f"distribution (1 - m) x the drivers' softmax + m x {e['talk_classes']}, m in {e['talk_mix']}, faces held only "
+      f"~{e['talk_run_mean']} frames. Another {g0['talk_prob']:.0%} of all other sequences also talk (mouth only).")
     a("")
     a("**Embedding part, from real faces.** The emotion model was run over the 28,709 FER2013 Training faces "
       f"({m['emotion_embeddings']}); 90 % of them feed the training sequences, the other 10 % (seeded split) only the "
@@ -165,9 +195,9 @@ def main() -> None:
     a("")
     a("## Architecture and training")
     a("")
-    a(f"{m['architecture']}; {m['parameters']:,} parameters; receptive field 15 frames (causal); the head reads the "
+    a(f"{m['architecture']}; {m['parameters']:,} parameters; receptive field 15 steps (causal); the head reads the "
       f"newest step and the mean over the window (steadier on steady input). Trained on {m['data']['train_sequences']:,} sequences (val {m['data']['val_sequences']:,}, test "
-      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm sequences weighted x4), Adam + cosine decay, Gaussian noise and dropout on "
+      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm and talking sequences weighted x4), Adam + cosine decay, Gaussian noise and dropout on "
       f"the standardised input, {m['data']['epochs']} epochs, best epoch by validation MAE. Full-integer INT8 "
       f"(int8 input and output; 500 representative windows from the training split): **{m['bytes']:,} bytes**.")
     a("")
@@ -181,7 +211,7 @@ def main() -> None:
     for k in mae["int8"]["by_scenario"]:
         a(f"| MAE, {k} sequences | {f(mae['fp32']['by_scenario'][k], 4)} | {f(mae['int8']['by_scenario'][k], 4)} |")
     a("")
-    a(f"Mean |INT8 - FP32| = {mae['int8_vs_fp32_mean_abs_diff']}. Part of the error is irreducible by design: a 15-frame "
+    a(f"Mean |INT8 - FP32| = {mae['int8_vs_fp32_mean_abs_diff']}. Part of the error is irreducible by design: a 3.75 s "
       "window cannot tell a person's resting brows/eyes from a strained state, and blinks are sparse events. "
       "Hence the model is conservative where the evidence is weak: it rises less than the target with `blink_rate` "
       "(0-2.5 blinks per window are hard to tell from a normal rate) and with `head_motion` above ~0.5 (fast "
@@ -197,13 +227,22 @@ def main() -> None:
       f"(p99 {f(c['calm']['p99'])}, mean {f(c['calm']['mean'])}) | {f(cf['calm']['max'])} | < 0.3 |")
     a(f"| calm drivers, natural face mix (some negative faces): max / mean | {f(c['calm_mixed_faces']['max'])} / "
       f"{f(c['calm_mixed_faces']['mean'])} | {f(cf['calm_mixed_faces']['max'])} | (reported) |")
+    tk, cft = c["talking"], cf["talking"]
+    a(f"| talking: calm drivers, mouth at 3-8 Hz, mixed speech expressions, {tk['n']} x {tk['seconds']:.0f} s at 15 and 30 fps "
+      f"(4 outputs/s): share of outputs < 0.3 | {tk['frac_below_0.3']:.1%} (15 fps {tk['15fps_frac_below_0.3']:.1%}, 30 fps "
+      f"{tk['30fps_frac_below_0.3']:.1%}; p95 {f(tk['p95'])}, max {f(tk['max'])}) | {cft['frac_below_0.3']:.1%} | >= 95 % |")
     so = c["strain_onset"]
-    a(f"| sustained strain after 15 calm frames ({so['n']} sequences): above 0.7 within 15 frames | "
-      f"{so['frac_above_0.7_within_15']:.0%} (median {so['frames_to_0.7_median']:.0f} frames, max "
-      f"{so['frames_to_0.7_max']}; level at 15: min {f(so['level_at_15_min'])}, mean {f(so['level_at_15_mean'])}) | "
-      f"{cf['strain_onset']['frac_above_0.7_within_15']:.0%} | 100 % |")
-    a(f"| level before the onset (calm window), max | {f(so['level_before_onset_max'])} | "
-      f"{f(cf['strain_onset']['level_before_onset_max'])} | (reported; natural face mix) |")
+    a(f"| sustained strain (all drivers 0.7-1) after 5 s calm ({so['n']} sequences): above 0.7 within 2 s of the onset | "
+      f"{so['frac_above_0.7_within_2s']:.0%} (median {so['seconds_to_0.7_median']:.2f} s, max {so['seconds_to_0.7_max']:.2f} s; "
+      f"level after 3 s: min {f(so['level_at_3s_min'])}, mean {f(so['level_at_3s_mean'])}) | "
+      f"{cf['strain_onset']['frac_above_0.7_within_2s']:.0%} | 100 % |")
+    a(f"| level before the onset (calm, natural face mix), max | {f(so['level_before_onset_max'])} | "
+      f"{f(cf['strain_onset']['level_before_onset_max'])} | (reported) |")
+    for k in ("surprise", "grimace"):
+        b_, bf = c["brief"][k], cf["brief"][k]
+        a(f"| a single 0.5 s {k} ({'neg_arousal 1, surprise faces' if k == 'surprise' else 'au4 + au12_suppression + neg_arousal 1'}) "
+          f"between calm stretches, {b_['n']} sequences: max level | {f(b_['max'])} (mean peak {f(b_['mean_peak'])}; target peak max "
+          f"{f(b_['target_peak_max'])}) | {f(bf['max'])} | < 0.7 |")
     for k in gen.DRIVERS:
         mo = c["monotone"][k]
         a(f"| monotone in `{k}` (others 0.3; mean level at 0/.25/.5/.75/1) | {' / '.join(f'{v:.2f}' for v in mo['mean_levels'])} "
@@ -211,15 +250,31 @@ def main() -> None:
           f"{' / '.join(f'{v:.2f}' for v in cf['monotone'][k]['mean_levels'])} | non-decreasing; target "
           f"{' / '.join(f'{v:.2f}' for v in mo['target'])} |")
     sd = c["steady"]
-    a(f"| steady input (one face, constant drivers, no head turns or talking, 60 frames, sliding window): frame-to-frame change median / p95 | "
-      f"{f(sd['median_abs_delta'], 4)} / {f(sd['p95_abs_delta'], 4)} | {f(cf['steady']['median_abs_delta'], 4)} / "
-      f"{f(cf['steady']['p95_abs_delta'], 4)} | <= 0.02 / <= 0.1 |")
+    a(f"| steady input (one face, constant drivers, no head turns or talking, 15 s, 4 outputs/s): change of the level "
+      f"over any 1 s, max (p95; share of 1 s spans within 0.1) | {f(sd['range_1s_max'])} ({f(sd['range_1s_p95'])}; "
+      f"{sd['frac_1s_within_0.1']:.1%}) | {f(cf['steady']['range_1s_max'])} ({f(cf['steady']['range_1s_p95'])}) | <= 0.1 |")
     for k in ("calm", "mid", "strain"):
-        a(f"| steady {k}: mean level, within-sequence std | {f(sd[k]['mean_level'])}, {f(sd[k]['std_level'])} | "
-          f"{f(cf['steady'][k]['mean_level'])} | |")
+        a(f"| steady {k}: mean level, within-sequence std, max change over 1 s | {f(sd[k]['mean_level'])}, {f(sd[k]['std_level'])}, "
+          f"{f(sd[k]['range_1s_max'])} | {f(cf['steady'][k]['mean_level'])} | |")
     a("")
-    a(f"Strain onset, mean level by number of strain frames in the window (0..15): "
+    a("Strain onset, mean level by seconds of strain in the window (0.25 .. 4 s): "
       f"{' '.join(f'{v:.2f}' for v in so['mean_trace'])}.")
+    a("")
+    fx = m.get("contract_int8_test_fixture", {})
+    a(f"**Not met / thin margins.** Steadiness: over any 1 s the level moves about 0.1 at most on steady calm input "
+      f"(worst {f(sd['calm']['range_1s_max'])}: 0.1 plus one int8 output step) and far less on strained input (worst "
+      f"{f(sd['strain']['range_1s_max'])}), but not at mid levels "
+      f"(drivers 0.45, level ~{f(sd['mid']['mean_level'], 2)}, the steep part of the target): there "
+      f"{sd['mid']['frac_1s_within_0.1']:.0%} of the 1 s spans stay within 0.1 and the worst moves "
+      f"{f(sd['mid']['range_1s_max'])}; the test asserts what holds (calm and strain <= 0.1, >= 90 % of all spans). "
+      f"The grimace peak ({f(c['brief']['grimace']['max'])}) and the slowest strain onset "
+      f"({so['seconds_to_0.7_max']:.2f} s) are close to their limits; on the smaller test-fixture run (50 sequences) "
+      f"one grimace peaked at {f(fx.get('brief', {}).get('max'))}. Smoothing the published level (an exponential "
+      "moving average over 0.5 s, measured on the fixture) would bring the worst 1 s change to 0.10 and the grimace peak "
+      "to 0.39 but delay the slowest strain onset to 2.0 s; it is not applied.")
+    a("")
+    a("Commands that give these figures: `" + m["command"] + "` (metrics file), and on the committed model "
+      "`.venv/bin/python -m pytest -q test/test_stress_core.py` (asserts them on the test fixture's held-out faces).")
     a("")
     a(f"**Latency** (LiteRT {lat['backend']}, {lat['threads']} thread, {lat['runs']} windows, the machine that trained it, "
       f"shared CPU): `StressModel.predict` (standardise + quantize + invoke + dequantize) median "
@@ -229,12 +284,23 @@ def main() -> None:
     a("## On the real clips (`training/stress/check_clips.py`)")
     a("")
     if clips:
-        a("| clip | face | estimates | mean | std | min - max | median / p95 frame-to-frame change | LOW / ELEVATED / HIGH |")
-        a("|---|---|---|---|---|---|---|---|")
+        a("As the stress node runs it (node defaults: 3.75 s horizon, min_seconds 1, the quality gate). Plots: "
+          "level (red) and confidence (grey), blue ticks = frames the quality gate skipped.")
+        a("")
+        a("| clip | face | estimates | skipped (gate) | mean | std | min - max | max change over 1 s | LOW / ELEVATED / HIGH |")
+        a("|---|---|---|---|---|---|---|---|---|")
         for clip, r in clips.items():
             for fid, v in r["faces"].items():
-                a(f"| {clip} | {fid} | {v['estimates']} | {v['mean']:.3f} | {v['std']:.3f} | {v['min']:.2f} - {v['max']:.2f} | "
-                  f"{v['median_abs_delta']} / {v['p95_abs_delta']} | {' / '.join(f'{x:.0%}' for x in v['state_fraction'])} |")
+                if not v.get("estimates"):
+                    a(f"| {clip} | {fid} | 0 | {len(v.get('skipped_frames', []))} | - | - | - | - | - |")
+                    continue
+                a(f"| {clip} | {fid} | {v['estimates']} | {len(v.get('skipped_frames', []))} | {v['mean']:.3f} | {v['std']:.3f} | "
+                  f"{v['min']:.2f} - {v['max']:.2f} | {v.get('max_change_1s')} | {' / '.join(f'{x:.0%}' for x in v['state_fraction'])} |")
+        a("")
+        for clip in clips:
+            png = f"training/stress/results/stress_{os.path.splitext(clip)[0]}.png"
+            if os.path.isfile(os.path.join(ROOT, png)):
+                a(f"![{clip}](../{png})")
         a("")
     a(notes)
     a("")
@@ -245,33 +311,39 @@ def main() -> None:
     a("* FER2013 faces are different people from frame to frame of a generated sequence (held for runs, cross-faded); "
       "real video shows one person. The generator's person baseline and per-frame noise come from FER stills and three "
       "clips of two people; unusual faces, glasses, occlusion, strong yaw or low light shift the geometry.")
-    a("* The frame rate is assumed ~25 fps; at other rates the window covers a different time span and blink counts "
-      "per window scale with it.")
-    a("* A resting face with low brows, narrow eyes or down-turned mouth corners reads higher: the window is too short "
+    a("* Steps are means of frames, so the index is frame-rate independent in the generator (12-30 fps); below ~8 fps "
+      "a step holds one or no frame and blinks are missed.")
+    a("* A resting face with low brows, narrow eyes or down-turned mouth corners reads higher: 3.75 s is too short "
       "to learn a person's baseline.")
+    a("* Talking is modelled as mouth-aperture oscillation with mixed expressions; shouting, crying or laughing while "
+      "talking are not in the generator's talking sequences.")
     a("* Data: FER2013 (Goodfellow et al., ICML 2013 workshop \"Challenges in Representation Learning\"), no explicit "
       "license, research use; the emotion model that produced the embeddings was trained on it too.")
     a("")
-    a("## Reproduce")
+    a("## Reproduce / retrain on a new emotion model")
+    a("")
+    a("One command (training/README.md): it re-embeds the FER2013 faces with the emotion model in `models/` (and "
+      "rewrites the test fixture), regenerates the data, trains (resumes after an interruption), exports INT8, measures the "
+      "contract and MAE (metrics file), runs the clips (JSON + plots), renders this card and runs the contract tests:")
     a("")
     a("```")
-    a("python3.11 -m venv .venv-tf-stress && .venv-tf-stress/bin/pip install -r training/stress/requirements.txt")
-    a(".venv/bin/python training/stress/measure_geometry.py      # geometry_stats.json (mediapipe; ~1 min)")
-    a(m["command"] + "    # bank + data + train (resumes) + INT8 + metrics")
-    a(".venv/bin/python training/stress/check_clips.py --json training/stress/clip_check.json")
-    a(".venv/bin/python training/stress/card.py                  # this card")
-    a(".venv/bin/python -m pytest test/test_stress_core.py")
+    a("TF_PY=/path/to/tf-venv/bin/python training/stress/retrain.sh")
     a("```")
+    a("")
+    a("After it, rewrite `training/stress/clip_notes.md` (what a person sees in the plots) and rerun `card.py`. "
+      "Steps one by one: `train.py` (TensorFlow venv, requirements.txt), `check_clips.py --json "
+      "training/stress/clip_check.json --plots training/stress/results`, `card.py`, `pytest test/test_stress_core.py` "
+      "(runtime venv); `measure_geometry.py` (geometry_stats.json) only when the face front end changes.")
     a("")
     a(f"Generator parameters as used: `training/stress/generator_params.json`. Training took {m['train_seconds']:.0f} s "
-      "on 2 shared CPU cores (data generation included).")
+      "on 2 shared CPU cores, one thread (data generation included).")
     with open(args.out, "w") as fh:
         fh.write("\n".join(L) + "\n")
     print(f"wrote {args.out}")
 
 
 def _last_frames(k: int):
-    d = gen.steady_drivers([0.0] * 5)
+    d = gen.steady_drivers([0.15] * 5)
     d[0, -k:] = 1.0
     return d
 

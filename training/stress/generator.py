@@ -67,7 +67,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FRAMES = 15
+FRAMES = 15  # steps per window (the model's input length)
+STEP_SECONDS = 0.25  # one step = the mean of the frames in 0.25 s: 15 steps = 3.75 s
 FPS = 25.0
 EMBED_DIM = 256
 GEOMETRY_NAMES = (  # == sentin_ros.core.features.GEOMETRY_NAMES (a test checks it)
@@ -98,9 +99,10 @@ class TargetParams:
     weights: dict = field(
         default_factory=lambda: {"au4": 1.0, "au12_suppression": 0.7, "blink_rate": 0.6, "head_motion": 0.6, "neg_arousal": 1.0}
     )
-    tau_frames: float = 8.0  # recency time constant of the window mean, frames
-    gain: float = 3.0
-    centre: float = 1.1
+    cap: float = 2.5  # per-step strain saturates softly: s = cap * tanh(raw / cap) (a brief all-out grimace ~ sustained strain per step)
+    tau_steps: float = 12.0  # recency time constant of the window mean, steps (12 x 0.25 s = 3 s)
+    gain: float = 4.0
+    centre: float = 1.0
 
 
 @dataclass
@@ -126,6 +128,14 @@ class EmbeddingParams:
     redraw_tv: float = 0.35  # draw a new face when the class distribution moved this much (total variation)
     blend_frames: int = 2  # cross-fade length between consecutive faces
     jitter: float = 0.08  # per-frame Gaussian noise, fraction of the bank's per-dimension std
+    # While talking, the face shown is a mix of expressions (speech shapes read as surprise, happy,
+    # fear, ... frame by frame): class distribution = (1 - m) x driver softmax + m x talk_classes,
+    # m ~ talk_mix; faces change faster (run mean talk_run_mean frames).
+    talk_classes: dict = field(
+        default_factory=lambda: {"neutral": 0.35, "happy": 0.2, "surprise": 0.15, "sad": 0.1, "fear": 0.08, "angry": 0.06, "disgust": 0.06}
+    )
+    talk_mix: tuple = (0.3, 0.8)
+    talk_run_mean: float = 3.0
 
 
 @dataclass
@@ -152,13 +162,18 @@ class GeometryParams:
     rest_jitter_tail: float = 0.6  # log-normal sigma of the pose-jitter speed (clips: p90 ~ 2.7 × median)
     look_prob: float = 0.3  # fraction of sequences with a deliberate head turn (not strain)
     look_deg_s: tuple = (10.0, 60.0)  # its speed range, deg/s (the Pexels clip: median 17, p90 56)
-    talk_prob: float = 0.25  # fraction of sequences with talking (mouth_open oscillation, not strain)
+    talk_prob: float = 0.2  # fraction of the non-"talking" sequences that also talk (not strain)
+    talk_hz: tuple = (3.0, 8.0)  # syllable rate of the mouth-aperture oscillation
+    talk_amp: tuple = (0.08, 0.3)  # mouth_open amplitude (/IOD) of a syllable
+    talk_width: float = 0.3  # mouth_width narrows by this x the mouth opening while talking (rounded vowels)
+    talk_nod_deg_s: float = 6.0  # small head nods that go with speech, deg/s
 
 
 @dataclass
 class DriverParams:
     scenario_probs: dict = field(
-        default_factory=lambda: {"calm": 0.25, "random": 0.3, "strain": 0.15, "single": 0.12, "spike": 0.1, "transition": 0.08}
+        default_factory=lambda: {"calm": 0.2, "talking": 0.12, "random": 0.27, "strain": 0.14, "single": 0.1, "spike": 0.1,
+                                 "transition": 0.07}
     )
     ar_noise: float = 0.05  # std of the AR(1) noise on each driver
     ar_rho: float = 0.7
@@ -170,8 +185,10 @@ class GeneratorParams:
     embedding: EmbeddingParams = field(default_factory=EmbeddingParams)
     geometry: GeometryParams = field(default_factory=GeometryParams)
     drivers: DriverParams = field(default_factory=DriverParams)
-    frames: int = FRAMES
-    fps: float = FPS
+    frames: int = FRAMES  # steps per window
+    fps: float = FPS  # frame rate of one render() call (render_steps sets it per chunk)
+    step_seconds: float = STEP_SECONDS  # one step summarises this much time (mean of its frames)
+    fps_range: tuple = (12.0, 30.0)  # training chunks are rendered at frame rates drawn from this range
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -185,10 +202,10 @@ class GeneratorParams:
 # target
 # --------------------------------------------------------------------------------------------
 def frame_strain(drivers: np.ndarray, tp: TargetParams | None = None) -> np.ndarray:
-    """(..., T, 5) drivers -> (..., T) per-frame strain s(t) = sum_k w_k d_k(t)."""
+    """(..., T, 5) drivers -> (..., T) per-step strain s(t) = cap * tanh(sum_k w_k d_k(t) / cap)."""
     tp = tp or TargetParams()
     w = np.array([tp.weights[k] for k in DRIVERS], np.float64)
-    return np.asarray(drivers, np.float64) @ w
+    return tp.cap * np.tanh((np.asarray(drivers, np.float64) @ w) / tp.cap)
 
 
 def target_from_drivers(drivers: np.ndarray, tp: TargetParams | None = None) -> np.ndarray:
@@ -196,7 +213,7 @@ def target_from_drivers(drivers: np.ndarray, tp: TargetParams | None = None) -> 
     tp = tp or TargetParams()
     s = frame_strain(drivers, tp)
     t = s.shape[-1]
-    a = np.exp(-(t - 1 - np.arange(t)) / tp.tau_frames)
+    a = np.exp(-(t - 1 - np.arange(t)) / tp.tau_steps)
     big_s = (s * a).sum(-1) / a.sum()
     return 1.0 / (1.0 + np.exp(-tp.gain * (big_s - tp.centre)))
 
@@ -334,7 +351,7 @@ def sample_drivers(rng: np.random.Generator, n: int, params: GeneratorParams | N
     for i, kind in enumerate(kinds):
         for k in range(len(DRIVERS)):
             lo = rng.uniform(0.0, 0.12)
-            if kind == "calm":
+            if kind in ("calm", "talking"):
                 d = driver_trajectory(rng, rng.uniform(0.0, 0.15), 0.0, "steady", T)
             elif kind == "random":
                 prof = rng.choice(["steady", "steady", "onset", "decay", "spike"])
@@ -373,11 +390,18 @@ class Nuisance:
 
     smile: np.ndarray  # (n,) relaxed-smile propensity [0, 1]
     talk: np.ndarray  # (n,) bool
+    talk_mix: np.ndarray | None = None  # (n,) weight of the mixed speech expressions in the faces shown
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, n: int, gp: GeometryParams) -> Nuisance:
+    def sample(cls, rng: np.random.Generator, n: int, gp: GeometryParams, kinds=None,
+               ep: EmbeddingParams | None = None) -> Nuisance:
+        """`kinds` (scenario names): "talking" sequences always talk, with mixed speech expressions."""
+        ep = ep or EmbeddingParams()
         smile = np.where(rng.random(n) < 0.4, rng.uniform(0.3, 1.0, n), rng.uniform(0.0, 0.3, n))
-        return cls(smile, rng.random(n) < gp.talk_prob)
+        talking = np.array([k == "talking" for k in kinds]) if kinds is not None else np.zeros(n, bool)
+        talk = talking | (rng.random(n) < gp.talk_prob)
+        mix = np.where(talking, rng.uniform(*ep.talk_mix, n), 0.0)
+        return cls(smile, talk, mix)
 
 
 def class_probabilities(drivers: np.ndarray, smile: np.ndarray, ep: EmbeddingParams) -> np.ndarray:
@@ -431,18 +455,25 @@ def render(rng: np.random.Generator, drivers: np.ndarray, bank: EmbeddingBank, s
     look_t0 = rng.uniform(-10, T, n)
     look_len = rng.uniform(3, 20, n)
     talk_phase = rng.uniform(0, 2 * np.pi, n)
-    talk_freq = rng.uniform(3.0, 6.0, n)  # Hz, syllable rate
-    talk_amp = rng.uniform(0.05, 0.25, n)
+    talk_freq = rng.uniform(*gp.talk_hz, n)  # Hz, syllable rate
+    talk_amp = rng.uniform(*gp.talk_amp, n)
+    talk_syll = rng.uniform(0.4, 1.0, (n, T))  # syllable-to-syllable amplitude
+    talk_nod = rng.normal(0.0, 1.0, (n, T, 3))
 
     # ---- embedding: face runs from the class distribution
     pc = class_probabilities(drivers, nz.smile, ep)
+    mix = nz.talk_mix if nz.talk_mix is not None else np.zeros(n)
+    if np.any(mix > 0):  # talking: mixed speech expressions, whatever the drivers
+        talk_pc = np.array([ep.talk_classes.get(c, 0.0) for c in CLASSES])
+        pc = (1 - mix[:, None, None]) * pc + mix[:, None, None] * (talk_pc / talk_pc.sum())
     pools = bank.pools(ep.min_label_prob)
     cum = np.cumsum(pc, -1)
     face_idx = np.zeros((n, T), np.int64)
     face_cls = np.zeros((n, T), np.int64)
-    p_change = 1.0 / max(ep.run_mean, 1.0)
+    p_change_seq = np.where(mix > 0, 1.0 / max(ep.talk_run_mean, 1.0), 1.0 / max(ep.run_mean, 1.0))
     for i in range(n):
         ref = None
+        p_change = p_change_seq[i]
         for t in range(T):
             new = t == 0 or u_run[i, t] < p_change or 0.5 * np.abs(pc[i, t] - ref).sum() > ep.redraw_tv
             if new:
@@ -494,9 +525,11 @@ def render(rng: np.random.Generator, drivers: np.ndarray, bank: EmbeddingBank, s
     # differences (surprise: eyes and mouth open, brows up; angry: brows down; happy: mouth wide)
     for name in EXPRESSION_CHANNELS:
         geo[..., G[name]] += gp.expression_gain * (probs_shown @ st.class_delta[:, G[name]])
-    talk = nz.talk[:, None] * talk_amp[:, None] * np.clip(
+    # talking (not strain): the mouth opens and closes at the syllable rate, narrowing as it opens
+    talk = nz.talk[:, None] * talk_amp[:, None] * talk_syll * np.clip(
         np.sin(2 * np.pi * talk_freq[:, None] * np.arange(T)[None] / p.fps + talk_phase[:, None]), 0, None)
     geo[..., G["mouth_open"]] += talk
+    geo[..., G["mouth_width"]] -= gp.talk_width * talk
     # head motion (deg/s): micro-motion = zero-mean jittery angular velocity scaled by the driver;
     # a deliberate head turn (nuisance) = a sustained smooth rotation; plus heavy-tailed pose jitter
     m = max(int(gp.motion_smooth), 1)
@@ -508,7 +541,8 @@ def render(rng: np.random.Generator, drivers: np.ndarray, bank: EmbeddingBank, s
         (1 - _smoothstep((np.arange(T)[None, :, None] - look_t0[:, None, None] - look_len[:, None, None]) / 3.0))
     jitter_dps = st.head_motion_rest / 1.54 * pose_jitter * \
         np.exp(gp.rest_jitter_tail * pose_tail - gp.rest_jitter_tail ** 2 / 2)[..., None]
-    geo[..., G["head_motion"]] = np.linalg.norm(omega + look + jitter_dps, axis=-1)
+    nod = nz.talk[:, None, None] * gp.talk_nod_deg_s * talk_nod * np.array([0.3, 1.0, 0.2]) / np.sqrt(1.09)
+    geo[..., G["head_motion"]] = np.linalg.norm(omega + look + jitter_dps + nod, axis=-1)
     angle = np.cumsum((omega + look) / p.fps, axis=1)  # degrees
     geo[..., G["head_yaw_norm"]] += angle[..., 0] / 90.0
     geo[..., G["head_pitch_norm"]] += angle[..., 1] / 90.0
@@ -544,7 +578,7 @@ def generate(rng: np.random.Generator, n: int, bank: EmbeddingBank, stats: Geome
     """(x (n, T, 268) float32, target (n,) float32, drivers (n, T, 5), scenario names)."""
     p = params or GeneratorParams()
     drivers, kinds = sample_drivers(rng, n, p, scenario)
-    r = render(rng, drivers, bank, stats, p)
+    r = render(rng, drivers, bank, stats, p, Nuisance.sample(rng, n, p.geometry, kinds, p.embedding))
     return r.x, target_from_drivers(drivers, p.target).astype(np.float32), drivers, kinds
 
 

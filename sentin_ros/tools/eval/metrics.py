@@ -74,7 +74,7 @@ def analyse(frames: list[dict]) -> dict:
 
 
 def traces(frames: list[dict]) -> dict:
-    """Per face id: time (s from the first frame), stress level, gaze x/y, emotion label."""
+    """Per face id: time (s from the first frame), stress level and confidence, gaze x/y, emotion label."""
     if not frames:
         return {}
     t0 = frames[0]["stamp_ns"]
@@ -82,10 +82,12 @@ def traces(frames: list[dict]) -> dict:
     for f in frames:
         t = (f["stamp_ns"] - t0) * 1e-9
         for face in f["faces"]:
-            d = per.setdefault(str(face["face_id"]), {"t": [], "stress": [], "gaze_x": [], "gaze_y": [], "emotion": [], "valence": []})
+            d = per.setdefault(str(face["face_id"]), {"t": [], "stress": [], "stress_confidence": [], "gaze_x": [], "gaze_y": [],
+                                                        "emotion": [], "valence": []})
             d["t"].append(t)
             s, g, e = face.get("stress"), face.get("gaze"), face.get("emotion")
             d["stress"].append(_num(s, "level"))
+            d["stress_confidence"].append(_num(s, "confidence"))
             d["gaze_x"].append(_num(g, "x"))
             d["gaze_y"].append(_num(g, "y"))
             d["emotion"].append(e["label"] if e else None)

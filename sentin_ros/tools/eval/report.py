@@ -114,6 +114,31 @@ def fig_traces(traces: dict, keys: tuple[str, ...], title: str, ylabel: str) -> 
     return _png(fig)
 
 
+def fig_stress_traces(traces: dict) -> bytes | None:
+    """One panel per face (up to 6): the stress level and, shaded, its confidence (the share of the
+    time horizon with good frames x emotion confidence); gaps: no Stress (no face, low quality)."""
+    have = {fid: d for fid, d in traces.items() if any(v is not None for v in d["stress"])}
+    if not have:
+        return None
+    plt = _plt()
+    faces = sorted(have.items(), key=lambda kv: int(kv[0]))[:6]
+    fig, axes = plt.subplots(len(faces), 1, figsize=(7, 1.7 * len(faces) + 0.4), sharex=True, squeeze=False)
+    for ax, (fid, d) in zip(axes[:, 0], faces):
+        t = np.array(d["t"], float)
+        lv = np.array([np.nan if v is None else v for v in d["stress"]], float)
+        cf = np.array([np.nan if v is None else v for v in d.get("stress_confidence", [None] * len(t))], float)
+        ax.fill_between(t, 0, np.nan_to_num(cf), color="tab:gray", alpha=0.25, step="mid", label="confidence")
+        ax.plot(t, lv, ".-", ms=2, lw=1, color="tab:red", label="level")
+        for y in (0.4, 0.7):
+            ax.axhline(y, color="k", lw=0.5, ls=":")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(f"face {fid}", fontsize=8)
+    axes[0, 0].set_title("Stress per face: level (red), confidence (grey); dotted: ELEVATED / HIGH", fontsize=10)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel("time (s)")
+    return _png(fig)
+
+
 def fig_gaze_heatmap(traces: dict) -> bytes | None:
     xs = [x for d in traces.values() for x, y in zip(d["gaze_x"], d["gaze_y"]) if x is not None and y is not None]
     ys = [y for d in traces.values() for x, y in zip(d["gaze_x"], d["gaze_y"]) if x is not None and y is not None]
@@ -165,7 +190,7 @@ def figures(result: dict) -> dict[str, bytes]:
         figs["stage_time_hist"] = fig_hist(stages, "Per-stage processing time per frame (in-process)")
     figs["faces_per_frame"] = fig_faces_per_frame(result.get("faces_per_frame", []))
     tr = result.get("traces") or {}
-    figs["stress_traces"] = fig_traces(tr, ("stress",), "Stress level per face over time", "level")
+    figs["stress_traces"] = fig_stress_traces(tr)
     figs["gaze_traces"] = fig_traces(tr, ("gaze_x", "gaze_y"), "Gaze point per face over time", "gaze")
     figs["gaze_heatmap"] = fig_gaze_heatmap(tr)
     figs["resources"] = fig_resources(result.get("resources") or {})
