@@ -57,12 +57,12 @@ class ModelNode(ModelOwner, PerceptionNode):
             self.destroy_subscription(self._faces_sub)
             self._faces_sub = None
 
-    def faces_of(self, msg, with_crop: bool = True):
+    def faces_of(self, msg, with_crop: bool = True, with_color: bool = False):
         """The FaceArray's faces as core FaceObservations; a malformed one is logged (throttled)
         and skipped, and so (silently, counted) is one the quality gate rejects."""
         for face in msg.faces:
             try:
-                obs = face_from_msg(face, with_crop)
+                obs = face_from_msg(face, with_crop, with_color)
             except FaceMessageError as exc:
                 self.get_logger().error(f"{exc}; skipped", throttle_duration_sec=2.0)
                 continue

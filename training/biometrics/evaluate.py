@@ -11,6 +11,11 @@ distribution, gender "female" when its probability is >= 0.5. Single frames: no 
 
 --split picks rows by training.biometrics.data.split_indices (the fixed seed, on this file's
 row count; the card reports `test`); `all` takes every row (for a file that is not ours).
+--recrop (runtime venv: needs the face stage) replaces each stored face by the crop the face
+node would publish: the 64x64 face upscaled 4x, padded by edge replication so the detector sees
+the whole head, run through sentin_ros.core.face_pipeline.FacePipeline (color_crop on), its
+crop_color; faces the stage does not find are left out and counted (`recrop_missed`).
+This measures the run-time alignment against UTKFace's own.
 --json prints one object: n, age_mae, gender_accuracy, per_race / per_gender / per_age_group
 (each key -> n, age_mae, gender_accuracy), the best-worst gaps, and timing.
 Runs in the runtime venv (numpy, OpenCV, ai_edge_litert) as well as in the training venv.
@@ -96,15 +101,43 @@ def report(pred_age, spread, pf, age, gender, race) -> dict:
     return out
 
 
-def evaluate(model_path: str, data_path: str, split: str = "test", images: np.ndarray | None = None, num_threads: int = 1) -> dict:
+def recrop(images: np.ndarray, upscale: int = 4, pad: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """The face stage's crop_color of each face (see --recrop) -> (crops, found mask)."""
+    import cv2
+
+    from sentin_ros.core.face_pipeline import FacePipeline, FacePipelineConfig
+
+    pipe = FacePipeline(FacePipelineConfig(color_crop=True))
+    out, found = np.zeros_like(images), np.zeros(len(images), bool)
+    for i, img in enumerate(images):
+        big = cv2.resize(img, (img.shape[1] * upscale, img.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
+        big = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        pipe.reset()
+        faces = pipe.process(big, 0.0, "bgr8", still=True).faces
+        if faces:
+            out[i], found[i] = max(faces, key=lambda f: f.quality.size_px).crop_color, True
+    pipe.close()
+    return out, found
+
+
+def evaluate(model_path: str, data_path: str, split: str = "test", images: np.ndarray | None = None, num_threads: int = 1,
+             recropped: bool = False, limit: int = 0) -> dict:
     labels = D.load_labels(data_path)
     n_all = len(labels["age"])
     rows = np.arange(n_all) if split == "all" else D.split_indices(n_all)[split]
+    if limit:
+        rows = rows[:limit]
     imgs = (images if images is not None else D.decode_all(data_path))[rows]
+    missed = 0
+    if recropped:
+        imgs, found = recrop(imgs)
+        missed, rows, imgs = int((~found).sum()), rows[found], imgs[found]
     pred_age, spread, pf, dt = predict(model_path, imgs, num_threads)
     out = {"model": model_path, "data": data_path, "split": split, "split_seed": D.SPLIT_SEED,
            **report(pred_age, spread, pf, labels["age"][rows], labels["gender"][rows], labels["race"][rows])}
     out["seconds_per_face"] = dt
+    if recropped:
+        out["recrop_missed"] = missed
     return out
 
 
@@ -114,13 +147,16 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=D.DEFAULT_DATA)
     ap.add_argument("--split", default="test", choices=("test", "val", "train", "all"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--recrop", action="store_true", help="evaluate on the face stage's own crop of each face (see above)")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N rows of the split")
     ap.add_argument("--json", action="store_true", help="print the whole report as JSON")
     a = ap.parse_args(argv)
-    r = evaluate(a.model, a.data, a.split, num_threads=a.threads)
+    r = evaluate(a.model, a.data, a.split, num_threads=a.threads, recropped=a.recrop, limit=a.limit)
     if a.json:
         print(json.dumps(r, indent=1))
         return 0
-    print(f"{a.model} on {a.data} [{a.split}], n={r['n']}: age MAE {r['age_mae']:.2f} y, gender accuracy {100 * r['gender_accuracy']:.2f} %")
+    extra = f" (re-cropped by the face stage; {r['recrop_missed']} not found)" if a.recrop else ""
+    print(f"{a.model} on {a.data} [{a.split}]{extra}, n={r['n']}: age MAE {r['age_mae']:.2f} y, gender accuracy {100 * r['gender_accuracy']:.2f} %")
     for title, key in (("race", "per_race"), ("gender", "per_gender"), ("age group", "per_age_group")):
         for k, v in r[key].items():
             if v["n"]:
