@@ -195,7 +195,7 @@ def main(argv=None) -> int:
     metrics = {
         "model": f"models/{NAME}_int8.tflite",
         "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commands": {"train_export": summary["command"] + " (then export, in the same command without --no-export)",
+        "commands": {"train_export": summary["command"],
                      "evaluate": f"python -m training.biometrics.evaluate --model models/{NAME}_int8.tflite --data ../shared/datasets/utkface64.npz --split test --json"},
         "data": {"file": "utkface64.npz (../shared/datasets)", "n": int(len(images)), "split_seed": D.SPLIT_SEED,
                  "split_sizes": {k: int(len(v)) for k, v in sp.items()}, "age_range": [int(labels["age"].min()), int(labels["age"].max())]},
