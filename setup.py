@@ -19,6 +19,7 @@ setup(
         "sentin-emotion-node = sentin_ros.ros.emotion_node:main",
         "sentin-stress-node = sentin_ros.ros.stress_node:main",
         "sentin-gaze-node = sentin_ros.ros.gaze_node:main",
+        "sentin-biometrics-node = sentin_ros.ros.biometrics_node:main",
         "sentin-debug-view-node = sentin_ros.ros.debug_view_node:main",
     ]},
 )

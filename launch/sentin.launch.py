@@ -1,8 +1,9 @@
-"""sentin_ros pipeline: face -> emotion, stress, gaze as lifecycle nodes (+ optional source and debug view).
+"""sentin_ros pipeline: face -> emotion, stress, gaze as lifecycle nodes (+ optional source, debug view, and the opt-in biometrics node).
 
     ros2 launch sentin_ros sentin.launch.py image_topic:=/camera/image_raw
     ros2 launch sentin_ros sentin.launch.py namespace:=cam1 image_topic:=/cam1/image_raw models:=face,emotion
     ros2 launch sentin_ros sentin.launch.py video:=/path/clip.mp4 debug_image:=true
+    ros2 launch sentin_ros sentin.launch.py models:=face,emotion,stress,gaze,biometrics   # opt-in soft biometrics
 
 Every node reads the one parameter file (`params_file`, default share/sentin_ros/config/sentin.yaml);
 the launch arguments override a few of its values. Lifecycle (sentin_ros/ros/startup.py, fed by
@@ -31,7 +32,7 @@ from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
 EXECUTABLES = {"source": "source_node", "face": "face_node", "emotion": "emotion_node", "stress": "stress_node",
-               "gaze": "gaze_node", "debug_view": "debug_view_node"}
+               "gaze": "gaze_node", "biometrics": "biometrics_node", "debug_view": "debug_view_node"}
 
 ARGUMENTS = (
     ("image_topic", "image", "Input image topic of the face node (output of the source node when `video` is set)."),
@@ -39,7 +40,7 @@ ARGUMENTS = (
      "(/camera/image_raw -> /camera/camera_info), as image_transport does; 'none': no CameraInfo (default pinhole)."),
     ("compressed", "false", "true: subscribe to sensor_msgs/CompressedImage on <image_topic>/compressed instead of raw images."),
     ("namespace", "", "Namespace of every node and relative topic (one pipeline per camera, e.g. cam1)."),
-    ("models", "face,emotion,stress,gaze", "Comma-separated perception nodes to start (face is always started)."),
+    ("models", "face,emotion,stress,gaze", "Comma-separated perception nodes to start (face is always started); add biometrics to opt in to apparent age / gender presentation (off by default)."),
     ("delegate", "", "LiteRT delegate of every model: xnnpack | gpu | edgetpu | external:<lib.so>[;key=value]. Empty: from params_file."),
     ("num_threads", "", "XNNPACK threads per model. Empty: from params_file."),
     ("params_file", PathJoinSubstitution([FindPackageShare("sentin_ros"), "config", "sentin.yaml"]),

@@ -20,7 +20,7 @@ import importlib
 import sys
 import time
 
-from .ros.graph import MODELS, default_params_file
+from .ros.graph import DEFAULT_MODELS, MODELS, default_params_file
 
 #: Subcommands the tools provide, imported only when used.
 HOOKS = {"bag": "sentin_ros.tools.bags.cli", "bench": "sentin_ros.tools.bench.cli", "faces": "sentin_ros.tools.faces"}
@@ -44,8 +44,8 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
                    help="CameraInfo topic (face, gaze, source); default: the sibling camera_info of the image topic, 'none' = none")
     p.add_argument("--compressed", action="store_true", help="use sensor_msgs/CompressedImage on <image-topic>/compressed")
     p.add_argument("--namespace", default="", metavar="NS", help="namespace of every node (one pipeline per camera)")
-    p.add_argument("--models", type=_models, default=MODELS, metavar="LIST",
-                   help=f"comma-separated perception nodes to run (face is always run); default {','.join(MODELS)}")
+    p.add_argument("--models", type=_models, default=DEFAULT_MODELS, metavar="LIST",
+                   help=f"comma-separated perception nodes to run (face is always run) from {','.join(MODELS)}; default {','.join(DEFAULT_MODELS)} (biometrics is opt-in)")
     p.add_argument("--delegate", help="LiteRT delegate for every model: xnnpack | gpu | edgetpu | external:<lib.so>[;k=v]")
     p.add_argument("--threads", type=int, metavar="N", help="XNNPACK threads per model")
 

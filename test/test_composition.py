@@ -99,6 +99,9 @@ def test_comes_up_from_the_yaml_and_every_node_is_active(pipe):
     for key, node in comp.nodes.items():
         assert ros.state(f"{NS}/{node.get_name()}") == "active", key
     assert comp.nodes["face"].get_parameter("max_faces").value == 2  # from the YAML, in a namespace
+    # soft biometrics are opt-in: no node, and no colour crop in the FaceArray
+    assert "biometrics" not in comp.nodes and comp.nodes["face"].get_parameter("color_crop").value is False
+    assert all(len(f.crop_color) == 0 for m in pipe.got["faces"] for f in m.faces)
 
 
 def test_clip_yields_outputs_for_the_same_stamps_and_face_ids(pipe):

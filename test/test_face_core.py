@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sentin_ros.core.alignment import CROP_SIZE, EYE_MID, crop_transform
+from sentin_ros.core.alignment import CROP_SIZE, FER_CROP, crop_transform
 from sentin_ros.core.face_pipeline import FacePipelineConfig
 from sentin_ros.core.features import EYE_NAMES, GEOMETRY_NAMES
 from sentin_ros.core.head_pose import MODEL_LANDMARKS, MODEL_POINTS_MM, HeadPoseEstimator, default_camera_matrix, rotation_from_angles
@@ -36,7 +36,7 @@ def test_crop_is_aligned_on_the_eyes(astronaut_bgr, face_pipeline_factory):
         right = m[:, :2] @ ((pts[33] + pts[133]) / 2) + m[:, 2]
         left = m[:, :2] @ ((pts[263] + pts[362]) / 2) + m[:, 2]
         assert abs(right[1] - left[1]) < 0.5  # levelled
-        np.testing.assert_allclose((right + left) / 2, EYE_MID, atol=0.5)
+        np.testing.assert_allclose((right + left) / 2, FER_CROP.eye_mid, atol=0.5)
         assert right[0] < left[0]
 
 

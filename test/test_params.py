@@ -23,7 +23,7 @@ def test_every_yaml_key_is_a_declared_parameter_of_the_right_type(docs):
 
 def test_yaml_documents_every_parameter_at_its_default(docs):
     sections = param_file.load(YAML)
-    assert set(docs) == {"source_node", "face_node", "emotion_node", "stress_node", "gaze_node", "debug_view_node"}
+    assert set(docs) == {"source_node", "face_node", "emotion_node", "stress_node", "gaze_node", "biometrics_node", "debug_view_node"}
     for node, params in docs.items():
         values = param_file.params_for(sections, node, "some_ns")
         for p in params:

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from . import landmarks as L
-from .alignment import aligned_crop, face_roi
+from .alignment import COLOR_CROP_SIZE, aligned_color_crop, aligned_crop, face_roi
 from .face_front_end import FaceFrontEnd, FrontEndConfig
 from .face_landmarks import FACE_SCALE
 from .features import eye_features, geometry_metrics
@@ -53,6 +53,9 @@ class FaceObservation:
     geometry: np.ndarray  # 12 float32 (features.GEOMETRY_NAMES)
     eye: np.ndarray  # 10 float32 (features.EYE_NAMES); NaN without iris
     quality: FaceQuality
+    # 64×64×3 uint8 UTKFace-aligned colour crop, BGR whatever the frame's encoding; empty
+    # (0×0×3) unless FacePipelineConfig.color_crop
+    crop_color: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3), np.uint8))
 
 
 @dataclass
@@ -69,6 +72,7 @@ class FacePipelineConfig:
     front_end: FrontEndConfig = field(default_factory=FrontEndConfig)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     track_timeout_s: float = 1.0
+    color_crop: bool = False  # also cut FaceObservation.crop_color (the soft-biometrics model's input)
     camera_matrix: np.ndarray | None = None  # 3×3; None = default_camera_matrix
 
 
@@ -103,6 +107,7 @@ class FacePipeline:
         still: a single image, not a video frame (the whole detection cycle runs on it)."""
         rgb, gray = _rgb_and_gray(image, encoding)
         h, w = gray.shape
+        bgr_frame = image.ndim == 3 and encoding == "bgr8"
         found = self.front_end.find(rgb, all_windows=still)
         pixel_points = [f.landmarks.points for f in found]
         boxes = [tuple(map(float, (*pp[:L.NUM_MESH, :2].min(0), *pp[:L.NUM_MESH, :2].max(0)))) for pp in pixel_points]
@@ -133,6 +138,7 @@ class FacePipeline:
                     geometry=geometry_metrics(pp, pose.yaw, pose.pitch, motion),
                     eye=eye_features(pp, w, h),
                     quality=FaceQuality(presence, size, self.config.quality.expression_ok(presence, size, pose.yaw)),
+                    crop_color=_bgr_crop(image if bgr_frame else rgb, pp, bgr_frame) if self.config.color_crop else np.zeros((0, 0, 3), np.uint8),
                 )
             )
         return out
@@ -148,6 +154,11 @@ def _rotation_speed(prev: HeadPose | None, prev_t: float | None, pose: HeadPose,
     rel = pose.rotation @ prev.rotation.T
     angle = np.degrees(np.arccos(np.clip((np.trace(rel) - 1) / 2, -1.0, 1.0)))
     return float(angle / (t - prev_t))
+
+
+def _bgr_crop(color: np.ndarray, points_px: np.ndarray, is_bgr: bool) -> np.ndarray:
+    crop = aligned_color_crop(color, points_px)
+    return crop if is_bgr else np.ascontiguousarray(crop[..., ::-1])
 
 
 def _rgb_and_gray(image: np.ndarray, encoding: str) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +191,7 @@ PARAMETERS: dict[str, tuple] = {
     "iris_model_path": (_FE.iris_model_path, "Iris .tflite; empty = the mediapipe wheel's iris_landmark.tflite.", None),
     "expression_min_size": (_Q.min_size_px, "Face.expression_ok needs a face at least this big (landmark extent, pixels).", (0.0, 10000.0)),
     "expression_max_yaw": (_Q.max_abs_yaw, "Face.expression_ok needs a face within this many degrees of frontal.", (0.0, 180.0)),
+    "color_crop": (False, f"Also publish each face's {COLOR_CROP_SIZE}x{COLOR_CROP_SIZE} UTKFace-aligned colour crop (Face.crop_color, BGR, 12 KB a face; the biometrics node's input). Off: crop_color is empty.", None),
     "track_timeout": (1.0, "Seconds a face may be unseen before its ID is retired (a face found again before that keeps its ID).", (0.01, 3600.0)),
 }
 
@@ -197,4 +209,4 @@ def pipeline_config(values: dict, runtime=None) -> FacePipelineConfig:
     if runtime is not None:
         front_end.runtime = runtime
     quality = QualityThresholds(front_end.min_presence, float(v["expression_min_size"]), float(v["expression_max_yaw"]))
-    return FacePipelineConfig(front_end=front_end, quality=quality, track_timeout_s=float(v["track_timeout"]))
+    return FacePipelineConfig(front_end=front_end, quality=quality, track_timeout_s=float(v["track_timeout"]), color_crop=bool(v["color_crop"]))

@@ -9,6 +9,7 @@ MODELS = {
     "emotion": "affective_cnn_int8.tflite",
     "stress": "affective_tcn_int8.tflite",
     "gaze": "gaze_hybrid_int8.tflite",
+    "biometrics": "soft_biometrics_int8.tflite",
 }
 
 

@@ -33,13 +33,16 @@ FACE = NodeSpec("face", "sentin_ros.ros.face_node", "FaceNode", "face_node")
 EMOTION = NodeSpec("emotion", "sentin_ros.ros.emotion_node", "EmotionNode", "emotion_node")
 STRESS = NodeSpec("stress", "sentin_ros.ros.stress_node", "StressNode", "stress_node")
 GAZE = NodeSpec("gaze", "sentin_ros.ros.gaze_node", "GazeNode", "gaze_node")
+BIOMETRICS = NodeSpec("biometrics", "sentin_ros.ros.biometrics_node", "BiometricsNode", "biometrics_node")
 DEBUG_VIEW = NodeSpec("debug_view", "sentin_ros.ros.debug_view_node", "DebugViewNode", "debug_view_node")
 #: Pipeline order; MODELS are the perception nodes `--models` chooses from.
-SPECS = (SOURCE, FACE, EMOTION, STRESS, GAZE, DEBUG_VIEW)
+SPECS = (SOURCE, FACE, EMOTION, STRESS, GAZE, BIOMETRICS, DEBUG_VIEW)
 BY_KEY = {s.key: s for s in SPECS}
-MODELS = ("face", "emotion", "stress", "gaze")
-#: Nodes fed by the face node's FaceArray (one message per processed frame).
-FACE_CONSUMERS = ("emotion", "stress", "gaze")
+MODELS = ("face", "emotion", "stress", "gaze", "biometrics")
+#: What runs unless `--models` / `models:=` says otherwise: soft biometrics are opt-in.
+DEFAULT_MODELS = ("face", "emotion", "stress", "gaze")
+#: Nodes fed by the face node's FaceArray (one message per processed frame); they run LiteRT models.
+FACE_CONSUMERS = ("emotion", "stress", "gaze", "biometrics")
 #: Nodes that read the camera images.
 IMAGE_NODES = ("source", "face", "debug_view")
 #: Nodes that use the camera's CameraInfo (derived from image_topic unless camera_info_topic is set).
@@ -54,7 +57,7 @@ def default_params_file() -> str:
 class GraphConfig:
     params_file: str | None = field(default_factory=default_params_file)
     namespace: str = ""
-    models: tuple[str, ...] = MODELS
+    models: tuple[str, ...] = DEFAULT_MODELS
     source: str | None = None  # video file, image folder, /dev/videoN or camera index: adds the source node
     image_topic: str | None = None  # image_topic of the face, source and debug view nodes; None = the YAML's
     camera_info_topic: str | None = None  # of the source, face and gaze nodes; None = the YAML's ("" there: derived from image_topic)
@@ -101,6 +104,8 @@ class GraphConfig:
                 values["image_topic"] = self.image_topic
             if self.compressed is not None:
                 values["image_transport"] = "compressed" if self.compressed else "raw"
+        if spec.key == "face" and "biometrics" in self.models:
+            values["color_crop"] = True  # the biometrics node's input; otherwise FaceArray stays small
         if spec.key == "source" and self.source is not None:
             values["source"] = str(self.source)
         if spec.key == "debug_view" and self.debug_image:

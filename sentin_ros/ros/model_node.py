@@ -56,7 +56,7 @@ class ModelNode(ModelOwner, PerceptionNode):
         q = self.quality
         return q is None or q.expression_ok(float(face.presence), float(face.size_px), float(face.yaw))
 
-    def faces_of(self, msg, with_crop: bool = True):
+    def faces_of(self, msg, with_crop: bool = True, with_color: bool = False):
         """The FaceArray's faces as core FaceObservations. A malformed one (e.g. a crop of the
         wrong length) or a repeated face_id (only its first face counts: one output per stamp and
         ID, one window step per frame) is counted as bad input, logged (throttled) and skipped;
@@ -68,7 +68,7 @@ class ModelNode(ModelOwner, PerceptionNode):
                 continue
             seen.add(face.face_id)
             try:
-                obs = face_from_msg(face, with_crop)
+                obs = face_from_msg(face, with_crop, with_color)
             except FaceMessageError as exc:
                 self.skip_face(str(exc))
                 continue

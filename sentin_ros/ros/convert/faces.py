@@ -11,6 +11,7 @@ from ...core.face_pipeline import FaceObservation, FaceQuality, FrameFaces
 from .types import RCLPY
 
 CROP_SHAPE = (48, 48)
+COLOR_CROP_SHAPE = (64, 64, 3)
 
 
 class FaceMessageError(ValueError):
@@ -36,6 +37,7 @@ def face_to_msg(face: FaceObservation, types=RCLPY):
         head_position=types("geometry_msgs/msg/Vector3", x=float(p[0]), y=float(p[1]), z=float(p[2])),
         crop=types.octets(face.crop), geometry=types.fixed_floats(face.geometry), eye=types.fixed_floats(face.eye),
         presence=float(face.quality.presence), size_px=float(face.quality.size_px), expression_ok=bool(face.quality.expression_ok),
+        crop_color=types.octets(face.crop_color),
     )
 
 
@@ -55,8 +57,20 @@ def crop_of(msg) -> np.ndarray:
     return crop.reshape(CROP_SHAPE)
 
 
-def face_from_msg(msg, with_crop: bool = True) -> FaceObservation:
-    """A Face message as the core's FaceObservation (crop empty unless `with_crop`)."""
+def crop_color_of(msg) -> np.ndarray:
+    """The face's 64×64×3 BGR crop, or an empty (0, 0, 3) array when the face node sends none
+    (its color_crop parameter is off); another size raises FaceMessageError."""
+    crop = msg.crop_color if isinstance(msg.crop_color, np.ndarray) else np.frombuffer(bytes(msg.crop_color), dtype=np.uint8)
+    if crop.size == 0:
+        return np.zeros((0, 0, 3), np.uint8)
+    if crop.size != int(np.prod(COLOR_CROP_SHAPE)):
+        raise FaceMessageError(f"face {msg.face_id}: crop_color has {crop.size} bytes, expected {int(np.prod(COLOR_CROP_SHAPE))}")
+    return crop.reshape(COLOR_CROP_SHAPE)
+
+
+def face_from_msg(msg, with_crop: bool = True, with_color: bool = False) -> FaceObservation:
+    """A Face message as the core's FaceObservation (crop empty unless `with_crop`, crop_color
+    empty unless `with_color`)."""
     landmarks = np.asarray(msg.landmarks, dtype=np.float32)
     return FaceObservation(
         face_id=int(msg.face_id),
@@ -71,4 +85,5 @@ def face_from_msg(msg, with_crop: bool = True) -> FaceObservation:
         geometry=np.asarray(msg.geometry, dtype=np.float32),
         eye=np.asarray(msg.eye, dtype=np.float32),
         quality=FaceQuality(float(msg.presence), float(msg.size_px), bool(msg.expression_ok)),
+        crop_color=crop_color_of(msg) if with_color else np.zeros((0, 0, 3), np.uint8),
     )

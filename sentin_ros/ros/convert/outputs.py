@@ -1,6 +1,6 @@
-"""sentin_ros Emotion / Stress / Gaze <-> the models' results, both directions, through field dicts.
+"""sentin_ros Emotion / Stress / Gaze / Biometrics <-> the models' results, both directions, through field dicts.
 
-`*_fields(...)` turn a result (EmotionResult, StressEstimate, GazeEstimate) into a dict named
+`*_fields(...)` turn a result (EmotionResult, StressEstimate, GazeEstimate, BiometricsEstimate) into a dict named
 after the message's fields (header excluded; roi and direction as tuples); `*_msg(header, fields)`
 build the message from it (rclpy by default, rosbags with types.RosbagsTypes); `fields_of(msg)`
 reads any of the three back into the same dict. The nodes, the output recorder and the
@@ -16,7 +16,8 @@ from .types import RCLPY
 EMOTION_FIELDS = ("face_id", "label", "confidence", "probabilities", "valence", "arousal", "roi", "embedding")
 STRESS_FIELDS = ("face_id", "level", "confidence", "state", "window_frames", "window_seconds")
 GAZE_FIELDS = ("face_id", "x", "y", "on_screen", "calibrated", "direction", "yaw", "pitch", "roll", "confidence")
-FIELDS = {"emotion": EMOTION_FIELDS, "stress": STRESS_FIELDS, "gaze": GAZE_FIELDS}
+BIOMETRICS_FIELDS = ("face_id", "age", "age_uncertainty", "age_group", "gender_female_probability", "confidence", "frames")
+FIELDS = {"emotion": EMOTION_FIELDS, "stress": STRESS_FIELDS, "gaze": GAZE_FIELDS, "biometrics": BIOMETRICS_FIELDS}
 
 
 # -- results -> field dicts ---------------------------------------------------------------------
@@ -47,6 +48,14 @@ def gaze_fields(est) -> dict:
     }
 
 
+def biometrics_fields(est) -> dict:
+    """From an inference.biometrics.BiometricsEstimate."""
+    return {
+        "face_id": int(est.face_id), "age": float(est.age), "age_uncertainty": float(est.age_uncertainty), "age_group": str(est.age_group),
+        "gender_female_probability": float(est.gender_female_probability), "confidence": float(est.confidence), "frames": int(est.frames),
+    }
+
+
 # -- field dicts -> messages --------------------------------------------------------------------
 def emotion_msg(header, f: dict, types=RCLPY):
     return types(
@@ -72,12 +81,19 @@ def gaze_msg(header, f: dict, types=RCLPY):
     )
 
 
-BUILDERS = {"emotion": emotion_msg, "stress": stress_msg, "gaze": gaze_msg}
+def biometrics_msg(header, f: dict, types=RCLPY):
+    return types(
+        "sentin_ros/msg/Biometrics", header=header, face_id=f["face_id"], age=f["age"], age_uncertainty=f["age_uncertainty"],
+        age_group=f["age_group"], gender_female_probability=f["gender_female_probability"], confidence=f["confidence"], frames=f["frames"],
+    )
+
+
+BUILDERS = {"emotion": emotion_msg, "stress": stress_msg, "gaze": gaze_msg, "biometrics": biometrics_msg}
 
 
 # -- messages -> field dicts --------------------------------------------------------------------
 def fields_of(kind: str, msg) -> dict:
-    """An Emotion / Stress / Gaze message (rclpy or rosbags) as the dict its builder takes."""
+    """An Emotion / Stress / Gaze / Biometrics message (rclpy or rosbags) as the dict its builder takes."""
     out = {}
     for name in FIELDS[kind]:
         v = getattr(msg, name)
@@ -87,11 +103,11 @@ def fields_of(kind: str, msg) -> dict:
             v = (float(v.x), float(v.y), float(v.z))
         elif name in ("probabilities", "embedding"):
             v = [float(p) for p in np.asarray(v, dtype=np.float32)]
-        elif name == "label":
+        elif name in ("label", "age_group"):
             v = str(v)
         elif isinstance(v, bool | np.bool_) or name in ("on_screen", "calibrated"):
             v = bool(v)
-        elif name in ("face_id", "state", "window_frames"):
+        elif name in ("face_id", "state", "window_frames", "frames"):
             v = int(v)
         else:
             v = float(v)
