@@ -187,7 +187,7 @@ def test_repeated_face_ids_and_malformed_crops_are_bad_input(ros, faces_msg):
     from sentin_ros.ros.stress_node import StressNode
 
     emotion, stress = EmotionNode(context=ros.context), StressNode(context=ros.context,
-                                                                  parameter_overrides=[Parameter("min_frames", value=2)])
+                                                                  parameter_overrides=[Parameter("min_seconds", value=0.0)])
     for node in (emotion, stress):
         ros.add(node)
         assert ros.transition(node.get_name(), "configure") and ros.transition(node.get_name(), "activate")
@@ -201,11 +201,11 @@ def test_repeated_face_ids_and_malformed_crops_are_bad_input(ros, faces_msg):
         m.faces = [face, face, face]  # the same face_id three times
         pub.publish(m)
         ros.wait_for(lambda k=i: emotion.stats.processed > k and stress.stats.processed > k, 5.0)
-    assert ros.wait_for(lambda: len(emotions) >= 4 and len(stresses) >= 3, 5.0)
+    assert ros.wait_for(lambda: len(emotions) >= 4 and len(stresses) >= 4, 5.0)
     time.sleep(0.2)
     assert len(emotions) == 4  # one per stamp and face_id
-    assert len({(s.header.stamp.nanosec, s.face_id) for s in stresses}) == len(stresses) == 3
-    assert stresses[-1].window_frames == 4  # the window advanced once per frame
+    assert len({(s.header.stamp.nanosec, s.face_id) for s in stresses}) == len(stresses) == 4
+    assert stresses[-1].window_frames == 4  # the horizon took one frame per frame
     assert emotion.stats.bad_input == 8 and stress.stats.bad_input == 8
 
     broken = FaceArray(header=Header(frame_id="cam"))
@@ -234,7 +234,8 @@ def test_small_stamp_jitter_backwards_keeps_the_windows():
 def test_stress_node_publishes_through_stamp_jitter(ros, faces_msg):
     from sentin_ros.ros.stress_node import StressNode
 
-    node = StressNode(context=ros.context)
+    node = StressNode(context=ros.context, parameter_overrides=[Parameter("min_seconds", value=0.2),
+                                                                Parameter("embedding_source", value="own")])
     ros.add(node)
     assert ros.transition("stress_node", "configure") and ros.transition("stress_node", "activate")
     got = ros.collect(Stress, "stress", 100)
@@ -246,5 +247,5 @@ def test_stress_node_publishes_through_stamp_jitter(ros, faces_msg):
         _stamp(faces_msg.header, t)
         pub.publish(faces_msg)
         ros.wait_for(lambda k=i: node.stats.processed > k, 5.0)
-    assert ros.wait_for(lambda: len(got) >= 14 - 8, 5.0), f"{len(got)} Stress messages: the jitter reset the window"
+    assert ros.wait_for(lambda: len(got) >= 14 - 8, 5.0), f"{len(got)} Stress messages: the jitter reset the history"
     assert got[-1].window_frames == 14
