@@ -145,9 +145,11 @@ def test_confidence_low_for_closed_eyes_and_turned_heads():
 
 def test_screen_geometry_conventions():
     s = ScreenGeometry(300.0, 200.0, 20.0, 10.0)
-    # the top-left corner as the user sees it lies on the camera's +x side (image right), below the camera
+    # the top-left corner as the user sees it lies on the camera's +x side (image right), and
+    # camera_offset_y_mm (10) below the camera: optical y points down
     tl = s.to_camera_mm([0.0, 0.0])
-    assert tl[0] == pytest.approx(150 + 20) and tl[1] == pytest.approx(-10)
+    assert tl[0] == pytest.approx(150 + 20) and tl[1] == pytest.approx(10)
+    assert s.to_camera_mm([0.5, 1.0])[1] == pytest.approx(200 + 10)
     np.testing.assert_allclose(s.from_camera_mm(s.to_camera_mm([[0.3, 0.7], [1.2, -0.1]])), [[0.3, 0.7], [1.2, -0.1]])
     assert s.on_screen(0.5, 0.5) and not s.on_screen(1.1, 0.5) and s.on_screen(1.1, 0.5, margin=0.2)
     # the same physical point expressed on another screen
