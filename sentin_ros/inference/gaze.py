@@ -37,6 +37,7 @@ from .windows import FaceWindows
 __all__ = [
     "SEQ_LEN", "GazeModel", "GazeTracker", "GazeEstimate", "ScreenGeometry", "REFERENCE_SCREEN",
     "canonical_eye_features", "standardize", "model_inputs", "confidence", "ModelError", "OneEuroFilter",
+    "calibration_features", "CALIBRATION_FEATURES",
 ]
 
 SEQ_LEN = 15
@@ -89,6 +90,23 @@ def pad_window(seq: np.ndarray, length: int = SEQ_LEN) -> np.ndarray:
 def model_inputs(canonical_seq: np.ndarray, yaw_pitch_roll) -> tuple[np.ndarray, np.ndarray]:
     """(1, 15, 10) and (1, 3) float model inputs from canonical features and head pose (yaw, pitch, roll) in degrees."""
     return standardize(pad_window(canonical_seq))[None], head_input(yaw_pitch_roll)
+
+
+CALIBRATION_FEATURES = (
+    "iris_x_left", "iris_y_left", "iris_x_right", "iris_y_right", "open_left", "open_right", "face_scale", "eye_cx", "eye_cy",
+    "yaw", "pitch", "roll",
+)
+_CAL_EYE = [0, 1, 2, 3, 4, 5, 7, 8, 9]  # canonical features used (not the iris radius: noise, no gaze signal)
+CAL_HEAD_SCALE_DEG = 15.0
+CAL_FRAMES = 5
+
+
+def calibration_features(canonical_seq: np.ndarray, yaw_pitch_roll) -> np.ndarray:
+    """The per-user calibration's feature vector (CALIBRATION_FEATURES, 12): the standardised canonical
+    features (as the model sees them) averaged over the last CAL_FRAMES frames, and the head pose / 15 deg."""
+    seq = standardize(np.asarray(canonical_seq, np.float32).reshape(-1, NUM_EYE)[-CAL_FRAMES:])
+    head = np.asarray(yaw_pitch_roll, np.float64).ravel()[:3] / CAL_HEAD_SCALE_DEG
+    return np.concatenate([seq[:, _CAL_EYE].mean(axis=0).astype(np.float64), head])
 
 
 def confidence(canonical_seq: np.ndarray, yaw_pitch_roll, history: int) -> float:
@@ -196,6 +214,7 @@ class GazeEstimate:
     yaw: float
     pitch: float
     roll: float
+    features: np.ndarray | None = None  # calibration_features of this window (the calibration's other input)
 
 
 class GazeTracker:
@@ -203,7 +222,7 @@ class GazeTracker:
 
     A gap longer than `max_gap_s` between two frames of a face restarts its window (a lost and
     found face must not mix old frames into the new estimate). `calibration` (optional) is an
-    object with `calibrated` and `apply(xy)` (calibration.GazeCalibration). `smoothing`: run the
+    object with `calibrated` and `apply(xy, features)` (calibration.GazeCalibration). `smoothing`: run the
     model output through a OneEuroFilter per face (raw_x/raw_y are the filtered model output;
     the calibration is applied after it).
     """
@@ -274,9 +293,10 @@ class GazeTracker:
         if self.smoothing:
             raw = self._filters.setdefault(face_id, OneEuroFilter(*self._filter_args))(stamp, raw)
         xy = raw
+        feats = calibration_features(seq, ypr)
         calibrated = bool(self.calibration is not None and self.calibration.calibrated)
         if calibrated:
-            xy = np.asarray(self.calibration.apply(raw), dtype=np.float64)
+            xy = np.asarray(self.calibration.apply(raw, feats), dtype=np.float64)
         if head_position_m is None:
             eye_m = np.array([0.0, 0.0, 0.6])
         else:
@@ -299,4 +319,5 @@ class GazeTracker:
             yaw=float(yaw),
             pitch=float(pitch),
             roll=float(roll),
+            features=feats,
         )
