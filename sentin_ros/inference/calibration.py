@@ -45,7 +45,7 @@ class CalibrationError(ValueError):
     """Too few samples, a malformed sample or an unreadable calibration file."""
 
 
-def _ridge_loo(x: np.ndarray, y: np.ndarray, penalty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ridge_loo(x: np.ndarray, y: np.ndarray, penalty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ridge solution of x @ w ≈ y (penalty: one value per column, 0 = free) and the leave-one-out residuals."""
     a = x.T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
     w = np.linalg.solve(a, x.T @ y)
@@ -126,7 +126,7 @@ class GazeCalibration:
             for lp in LAMBDAS_P:
                 for lf in (LAMBDAS_F if f.shape[1] else LAMBDAS_F[-1:]):
                     pen = np.concatenate([[0.0], [lp, lp], np.full(f.shape[1], lf)])
-                    w, e = _ridge_loo(x, r[:, c], pen)
+                    w, e = ridge_loo(x, r[:, c], pen)
                     score = float(np.mean(e * e))
                     if best is None or score < best[0] - 1e-12:
                         best = (score, w, e, (lp, lf))

@@ -53,14 +53,16 @@ class GeneratorConfig:
     roll_deg: float = 15.0
     distance_m: tuple[float, float] = (0.4, 0.9)
     eyeball_radius_mm: tuple[float, float] = (12.0, 0.5)  # mean, sd
-    iris_radius_mm: tuple[float, float] = (5.75, 0.35)  # mean, sd (MediaPipe on the real clip: 0.20 eye widths)
+    # Fitted to real faces (training/gaze/fit_generator.py -> generator_fit.json, from the statistics
+    # in real_landmark_stats.json): iris radius, eyeball height, lid elevations, head-pitch bias.
+    iris_radius_mm: tuple[float, float] = (4.9, 0.35)  # mean, sd (the face stage's iris: 0.19 eye widths on real faces)
     # Per-subject effects the features cannot reveal (kappa, where the eyeball sits behind the
     # corners, landmark biases) are what the per-user calibration is for. Training draws them
     # from NARROW distributions (the model learns the population-mean geometry sharply instead of
     # averaging over unobservable offsets); held_out_config() draws them from the full ones.
     eyeball_depth_mm: tuple[float, float] = (5.0, 0.5)  # centre behind the corner mid-point: mean, sd (full: 1.5)
-    eyeball_offset_sd_mm: tuple[float, float] = (0.2, 0.15)  # centre x, y offset from the corner mid-point (full: 0.8, 0.6)
-    eyeball_dy_mm: float = 0.3  # mean of the centre's y offset (> 0 = down the face); fitted to real faces (fit_generator.py)
+    eyeball_offset_sd_mm: tuple[float, float] = (0.2, 0.4)  # centre x, y offset from the corner mid-point (full: 0.8, 0.8)
+    eyeball_dy_mm: float = -1.57  # mean of the centre's y offset (> 0 = down the face); fitted (version 4: +0.3)
     kappa_h_deg: tuple[float, float] = (5.0, 0.5)  # visual axis nasal of the optical axis: mean, sd (full: 2.0)
     kappa_v_deg: tuple[float, float] = (1.5, 0.25)  # visual axis above the optical axis: mean, sd (full: 1.0)
     kappa_clip_sd: float = 2.0  # kappa within mean +- 2 sd
@@ -70,8 +72,8 @@ class GeneratorConfig:
     corner_bias_sd_mm: float = 0.1  # per-subject landmark bias of the eye corners / iris centre (full: 0.4)
     # lid elevations: opening / eye width ~0.28 looking straight ahead (MediaPipe on the real
     # clip: 0.25-0.33 with open eyes, up to 0.42 looking up)
-    upper_lid_deg: tuple[float, float] = (19.0, 1.5)  # open upper-lid elevation: mean, sd (full: 4)
-    lower_lid_deg: tuple[float, float] = (15.0, 1.0)  # (full: 3)
+    upper_lid_deg: tuple[float, float] = (15.7, 2.5)  # open upper-lid elevation: mean, sd (full: 4); fitted (version 4: 19)
+    lower_lid_deg: tuple[float, float] = (19.4, 2.0)  # (full: 3); fitted (version 4: 15)
     max_eye_in_head_deg: tuple[float, float] = (42.0, 32.0)  # horizontal, vertical
     focal_scale: tuple[float, float] = (0.9, 1.1)  # true focal / default_camera_matrix focal
     image_sizes: tuple[tuple[int, int], ...] = ((640, 480), (640, 360), (1280, 720), (960, 540), (800, 600), (320, 240))
@@ -92,20 +94,20 @@ class GeneratorConfig:
     off_screen_margin: tuple[float, ...] = (0.2, 1.0)  # normalized margins, one drawn per target
     # Head-pose estimate bias per subject (deg): solvePnP on a real face that is not the mean face
     # reads a biased pitch (real faces: fit_generator.py); added to the estimated pose.
-    pitch_bias_deg: tuple[float, float] = (0.0, 0.0)  # mean, sd
-    yaw_roll_bias_sd_deg: float = 0.0
+    pitch_bias_deg: tuple[float, float] = (4.35, 3.0)  # mean (fitted: real frontal faces read +3.9 deg), sd (full: 4)
+    yaw_roll_bias_sd_deg: float = 1.5
     blink_prob: float = 0.15
     modes: dict = field(default_factory=lambda: {"fixation": 0.4, "scan": 0.35, "pursuit": 0.25})
 
 
 def held_out_config() -> GeneratorConfig:
     """Evaluation subjects: the full per-subject variation (kappa ~5+-2 deg horizontal, 1.5+-1 deg
-    vertical, eyeball position +-0.8/0.6/1.5 mm, landmark bias 0.4 mm, face shape 1.5 mm, lid
-    elevations 19+-4 / 15+-3 deg: mostly values training never
+    vertical, eyeball position +-0.8/0.8/1.5 mm, landmark bias 0.4 mm, face shape 1.5 mm, lid
+    elevations 15.7+-4 / 19.4+-3 deg, head-pitch bias 4.35+-4 deg: mostly values training never
     saw) and per-landmark noise of 0.25-0.5 px (training: 0.05-0.35)."""
     return replace(GeneratorConfig(), kappa_h_deg=(5.0, 2.0), kappa_v_deg=(1.5, 1.0), kappa_clip_sd=4.0, eyeball_depth_mm=(5.0, 1.5),
-                   eyeball_offset_sd_mm=(0.8, 0.6), corner_bias_sd_mm=0.4, face_shape_sd_mm=1.5,
-                   upper_lid_deg=(19.0, 4.0), lower_lid_deg=(15.0, 3.0),
+                   eyeball_offset_sd_mm=(0.8, 0.8), corner_bias_sd_mm=0.4, face_shape_sd_mm=1.5,
+                   upper_lid_deg=(15.7, 4.0), lower_lid_deg=(19.4, 3.0), pitch_bias_deg=(4.35, 4.0), yaw_roll_bias_sd_deg=2.0,
                    noise_px=(0.25, 0.5), noise_iris_px=(0.15, 0.35), noise_common_px=(0.5, 1.5))
 
 

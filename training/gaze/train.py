@@ -111,6 +111,9 @@ def train(args, tr, va) -> object:
     import tensorflow as tf
 
     tf.random.set_seed(0)
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     ckpt = os.path.join(OUT, "ckpt.keras")
     state_path = os.path.join(OUT, "state.json")
     start = 0
@@ -195,6 +198,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--subjects", type=int, default=40, help="held-out evaluation subjects")
     ap.add_argument("--restart", action="store_true", help="ignore the checkpoint")
+    ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = its default)")
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--eval-only", action="store_true", help="evaluate the existing models and rewrite the metrics")
     ap.add_argument("--work", default=OUT, help="data cache, checkpoints, FP32 model")
