@@ -209,3 +209,17 @@ def test_version_1_files_still_load(tmp_path):
     cal = GazeCalibration.load(str(path))
     assert cal.method == "affine" and cal.calibrated
     np.testing.assert_allclose(cal.apply([0.5, 0.5]), [0.6, 0.45])
+
+
+def test_features_are_clamped_to_the_calibration_range():
+    cal = GazeCalibration(selection="min")
+    p, t, f = _feature_subject(12, seed=4)
+    for pi, ti, fi in zip(p, t, f):
+        cal.add_sample(pi, ti, fi)
+    cal.fit()
+    lo, hi = f.min(axis=0), f.max(axis=0)
+    np.testing.assert_allclose(cal.feature_range, [lo, hi], atol=1e-5)
+    far = f[0] + 50.0  # a head pose / eye position far outside anything seen while calibrating
+    np.testing.assert_allclose(cal.apply(p[0], far), cal.apply(p[0], np.clip(far, lo, hi)), atol=1e-5)
+    with pytest.raises(CalibrationError):
+        GazeCalibration(selection="best")
