@@ -141,6 +141,16 @@ class GazeModel:
     def describe(self) -> str:
         return self.runtime.describe()
 
+    @property
+    def output_range(self) -> tuple[float, float]:
+        """The (lowest, highest) point coordinate, on REFERENCE_SCREEN, the INT8 output can express
+        (its quantisation range; (-inf, inf) for a float output). Values at it are clipped."""
+        info = self.runtime.output_by_shape(self.OUTPUT_SHAPES[0])
+        if not info.quantized:
+            return float("-inf"), float("inf")
+        bits = np.iinfo(info.dtype)
+        return float((bits.min - info.zero_point) * info.scale), float((bits.max - info.zero_point) * info.scale)
+
     def predict_reference(self, canonical_seq: np.ndarray, yaw_pitch_roll) -> np.ndarray:
         """Raw model output: normalized point on REFERENCE_SCREEN, from canonical features."""
         seq, head = model_inputs(canonical_seq, yaw_pitch_roll)
