@@ -215,6 +215,8 @@ def clean_config() -> G.GeneratorConfig:
                    face_shape_sd_mm=0.0, corner_bias_sd_mm=0.0, eyeball_radius_mm=(12.0, 0.0), iris_radius_mm=(5.75, 0.0),
                    eyeball_depth_mm=(5.0, 0.0), eyeball_offset_sd_mm=(0.0, 0.0), focal_scale=(1.0, 1.0),
                    noise_common_px=(0.0, 0.0), noise_px=(0.0, 0.0), noise_iris_px=(0.0, 0.0), blink_prob=0.0,
+                   upper_lid_deg=(G.GeneratorConfig().upper_lid_deg[0], 0.0), lower_lid_deg=(G.GeneratorConfig().lower_lid_deg[0], 0.0),
+                   pitch_bias_deg=(G.GeneratorConfig().pitch_bias_deg[0], 0.0), yaw_roll_bias_sd_deg=0.0,
                    modes={"fixation": 1.0}, image_sizes=((640, 480),))
 
 
@@ -256,15 +258,34 @@ def motion_growth(res: dict, protocols=("cal5", "cal9", "ridge5", "uncal")) -> d
     return out
 
 
-def full_report(int8_path: str, fp32_path: str, n_subjects: int = 40) -> dict:
+def cached_eval_set(cache_dir: str | None, n_subjects: int, seed: int, measured: bool = False, motion: bool = True):
+    """build_eval_set, pickled under cache_dir (the sets do not depend on the model; generating them is the slow part)."""
+    import os
+    import pickle
+
+    path = os.path.join(cache_dir, f"evalset_s{seed}_n{n_subjects}{'_measured' if measured else ''}{'' if motion else '_nomotion'}.pkl") \
+        if cache_dir else None
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    subjects = build_eval_set(n_subjects, seed=seed, cfg=measured_noise_config() if measured else None, motion=motion)
+    if path:
+        os.makedirs(cache_dir, exist_ok=True)
+        with open(path + ".tmp", "wb") as f:
+            pickle.dump(subjects, f)
+        os.replace(path + ".tmp", path)
+    return subjects
+
+
+def full_report(int8_path: str, fp32_path: str, n_subjects: int = 40, cache_dir: str | None = None) -> dict:
     """Held-out test subjects (seed 1000, held_out_config noise) for INT8 and FP32, and seed 3000
     at the measured MediaPipe jitter (INT8)."""
     t0 = time.time()
     clean = build_clean_set()
-    test = build_eval_set(n_subjects, seed=1000)
+    test = cached_eval_set(cache_dir, n_subjects, 1000)
     res_int8 = evaluate(int8_path, test, clean=clean)
     res_fp32 = evaluate(fp32_path, test, clean=clean)
-    measured = evaluate(int8_path, build_eval_set(n_subjects, seed=3000, cfg=measured_noise_config(), motion=False))
+    measured = evaluate(int8_path, cached_eval_set(cache_dir, n_subjects, 3000, measured=True, motion=False))
     print(f"evaluation took {time.time() - t0:.0f} s", file=sys.stderr)
     return {
         "calibration": "GazeCalibration() (features, leave-one-out penalties); affine5 = version 4 (affine, ridge 0.3)",
