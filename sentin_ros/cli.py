@@ -5,6 +5,7 @@
                      [--compressed] [--debug-image] [--loop] [--rate HZ] [--lockstep] [--ros-args ...]
     sentin-ros demo  [--video PATH | --camera N] [--frames N] [--out DIR] [--realtime] ...
     sentin-ros faces IMAGE|FOLDER|VIDEO [--json] [--out PATH] [--params YAML]   (sentin_ros.tools.faces)
+    sentin-ros gaze eval --images FOLDER --targets CSV [--calib ...] [--json]   (sentin_ros.tools.gaze_eval)
     sentin-ros bag   ...   (sentin_ros.tools.bags.cli)
     sentin-ros bench ...   (sentin_ros.tools.bench.cli)
 
@@ -23,7 +24,8 @@ import time
 from .ros.graph import DEFAULT_MODELS, MODELS, default_params_file
 
 #: Subcommands the tools provide, imported only when used.
-HOOKS = {"bag": "sentin_ros.tools.bags.cli", "bench": "sentin_ros.tools.bench.cli", "faces": "sentin_ros.tools.faces"}
+HOOKS = {"bag": "sentin_ros.tools.bags.cli", "bench": "sentin_ros.tools.bench.cli", "faces": "sentin_ros.tools.faces",
+         "gaze": "sentin_ros.tools.gaze_eval"}
 
 
 def _models(text: str) -> tuple[str, ...]:
@@ -59,7 +61,7 @@ def _split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sentin-ros", description="On-device affect and attention perception for ROS 2.")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{run,demo,faces,bag,bench}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{run,demo,faces,bag,bench,gaze}")
 
     run = sub.add_parser("run", help="run the pipeline in one process (launch-free composition)")
     add_pipeline_arguments(run)

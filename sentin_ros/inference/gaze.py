@@ -37,6 +37,7 @@ from .windows import FaceWindows
 __all__ = [
     "SEQ_LEN", "GazeModel", "GazeTracker", "GazeEstimate", "ScreenGeometry", "REFERENCE_SCREEN",
     "canonical_eye_features", "standardize", "model_inputs", "confidence", "ModelError", "OneEuroFilter",
+    "calibration_features", "CALIBRATION_FEATURES",
 ]
 
 SEQ_LEN = 15
@@ -91,6 +92,23 @@ def model_inputs(canonical_seq: np.ndarray, yaw_pitch_roll) -> tuple[np.ndarray,
     return standardize(pad_window(canonical_seq))[None], head_input(yaw_pitch_roll)
 
 
+CALIBRATION_FEATURES = (
+    "iris_x_left", "iris_y_left", "iris_x_right", "iris_y_right", "open_left", "open_right", "face_scale", "eye_cx", "eye_cy",
+    "yaw", "pitch", "roll",
+)
+_CAL_EYE = [0, 1, 2, 3, 4, 5, 7, 8, 9]  # canonical features used (not the iris radius: noise, no gaze signal)
+CAL_HEAD_SCALE_DEG = 15.0
+CAL_FRAMES = 5
+
+
+def calibration_features(canonical_seq: np.ndarray, yaw_pitch_roll) -> np.ndarray:
+    """The per-user calibration's feature vector (CALIBRATION_FEATURES, 12): the standardised canonical
+    features (as the model sees them) averaged over the last CAL_FRAMES frames, and the head pose / 15 deg."""
+    seq = standardize(np.asarray(canonical_seq, np.float32).reshape(-1, NUM_EYE)[-CAL_FRAMES:])
+    head = np.asarray(yaw_pitch_roll, np.float64).ravel()[:3] / CAL_HEAD_SCALE_DEG
+    return np.concatenate([seq[:, _CAL_EYE].mean(axis=0).astype(np.float64), head])
+
+
 def confidence(canonical_seq: np.ndarray, yaw_pitch_roll, history: int) -> float:
     """[0, 1]: product of eye openness (last 3 frames), history length and head-turn factors.
 
@@ -122,6 +140,16 @@ class GazeModel:
 
     def describe(self) -> str:
         return self.runtime.describe()
+
+    @property
+    def output_range(self) -> tuple[float, float]:
+        """The (lowest, highest) point coordinate, on REFERENCE_SCREEN, the INT8 output can express
+        (its quantisation range; (-inf, inf) for a float output). Values at it are clipped."""
+        info = self.runtime.output_by_shape(self.OUTPUT_SHAPES[0])
+        if not info.quantized:
+            return float("-inf"), float("inf")
+        bits = np.iinfo(info.dtype)
+        return float((bits.min - info.zero_point) * info.scale), float((bits.max - info.zero_point) * info.scale)
 
     def predict_reference(self, canonical_seq: np.ndarray, yaw_pitch_roll) -> np.ndarray:
         """Raw model output: normalized point on REFERENCE_SCREEN, from canonical features."""
@@ -196,6 +224,7 @@ class GazeEstimate:
     yaw: float
     pitch: float
     roll: float
+    features: np.ndarray | None = None  # calibration_features of this window (the calibration's other input)
 
 
 class GazeTracker:
@@ -203,7 +232,7 @@ class GazeTracker:
 
     A gap longer than `max_gap_s` between two frames of a face restarts its window (a lost and
     found face must not mix old frames into the new estimate). `calibration` (optional) is an
-    object with `calibrated` and `apply(xy)` (gaze_calibration.GazeCalibration). `smoothing`: run the
+    object with `calibrated` and `apply(xy, features)` (gaze_calibration.GazeCalibration). `smoothing`: run the
     model output through a OneEuroFilter per face (raw_x/raw_y are the filtered model output;
     the calibration is applied after it).
     """
@@ -278,9 +307,10 @@ class GazeTracker:
         if self.smoothing:
             raw = self._filters.setdefault(face_id, OneEuroFilter(*self._filter_args))(stamp, raw)
         xy = raw
+        feats = calibration_features(seq, ypr)
         calibrated = bool(self.calibration is not None and self.calibration.calibrated)
         if calibrated:
-            xy = np.asarray(self.calibration.apply(raw), dtype=np.float64)
+            xy = np.asarray(self.calibration.apply(raw, feats), dtype=np.float64)
         if head_position_m is None:
             eye_m = np.array([0.0, 0.0, 0.6])
         else:
@@ -303,4 +333,5 @@ class GazeTracker:
             yaw=float(yaw),
             pitch=float(pitch),
             roll=float(roll),
+            features=feats,
         )

@@ -42,14 +42,14 @@ class ScreenGeometry:
         """Normalized screen point(s) (..., 2) -> points (..., 3) in the optical frame, mm (z = 0)."""
         xy = np.asarray(xy, dtype=np.float64)
         x_cam = self.width_mm / 2 + self.camera_offset_x_mm - xy[..., 0] * self.width_mm
-        y_cam = xy[..., 1] * self.height_mm - self.camera_offset_y_mm
+        y_cam = xy[..., 1] * self.height_mm + self.camera_offset_y_mm  # the top edge lies offset_y below the camera
         return np.stack([x_cam, y_cam, np.zeros_like(x_cam)], axis=-1)
 
     def from_camera_mm(self, p) -> np.ndarray:
         """Points (..., >=2) in the camera plane, optical frame mm -> normalized screen points (..., 2)."""
         p = np.asarray(p, dtype=np.float64)
         x = (self.width_mm / 2 + self.camera_offset_x_mm - p[..., 0]) / self.width_mm
-        y = (p[..., 1] + self.camera_offset_y_mm) / self.height_mm
+        y = (p[..., 1] - self.camera_offset_y_mm) / self.height_mm
         return np.stack([x, y], axis=-1)
 
     def on_screen(self, x: float, y: float, margin: float = 0.0) -> bool:

@@ -40,7 +40,7 @@ class GazeNode(ModelNode):
         self.tracker: GazeTracker | None = None
         self.calibration = GazeCalibration()
         self._camera_matrix: np.ndarray | None = None
-        self._raw_history: dict[int, deque] = {}  # face_id -> (stamp, raw_x, raw_y), newest last
+        self._raw_history: dict[int, deque] = {}  # face_id -> (stamp, (raw_x, raw_y), calibration features), newest last
         self._last_face: int | None = None
         self._cal_lock = threading.Lock()
 
@@ -111,7 +111,7 @@ class GazeNode(ModelNode):
                 continue
             if est is None:
                 continue
-            self._raw_history.setdefault(face.face_id, deque(maxlen=300)).append((stamp, est.raw_x, est.raw_y))
+            self._raw_history.setdefault(face.face_id, deque(maxlen=300)).append((stamp, (est.raw_x, est.raw_y), est.features))
             self._last_face = face.face_id
             pub.publish(gaze_msg(msg.header, gaze_fields(est)))
             self.published()
@@ -132,12 +132,13 @@ class GazeNode(ModelNode):
                     if not history:
                         raise CalibrationError(f"no gaze estimate for face {request.face_id or '(latest)'} yet")
                     newest = history[-1][0]
-                    window = [(x, y) for t, x, y in history if newest - t <= float(self.param("calibration_window"))]
-                    cal.add_sample(np.mean(window, axis=0), (request.target_x, request.target_y))
+                    window = [(xy, f) for t, xy, f in history if newest - t <= float(self.param("calibration_window"))]
+                    cal.add_sample(np.mean([xy for xy, _ in window], axis=0), (request.target_x, request.target_y),
+                                   np.mean([f for _, f in window], axis=0))
                     response.message = f"sample {cal.num_samples} added (face {fid}, mean of {len(window)} frames)"
                 elif request.command == Srv.Request.FIT:
-                    residual = cal.fit()
-                    response.message = f"fitted an affine correction to {cal.num_samples} samples, RMS residual {residual:.4f}"
+                    cal.fit()  # response.residual: the leave-one-out RMS residual (in-sample one in the message)
+                    response.message = "fitted a " + cal.describe()
                 elif request.command == Srv.Request.RESET:
                     cal.reset()
                     response.message = "calibration reset: output is uncalibrated"

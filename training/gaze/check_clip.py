@@ -22,6 +22,7 @@ from sentin_ros.core.head_pose import default_camera_matrix
 from sentin_ros.inference.gaze import GazeModel, GazeTracker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUTPUT_RANGE = (float("-inf"), float("inf"))  # the model's, set by run()
 DEFAULT_VIDEO = os.path.join(os.path.dirname(ROOT), "shared", "media", "pexels_wolfgang_langer_640x360.mp4")
 
 
@@ -64,6 +65,8 @@ def run(video: str, model_path: str, min_frames: int = 5):
             frames[i] = img.copy()
         i += 1
     pipe.close()
+    global OUTPUT_RANGE
+    OUTPUT_RANGE = model.output_range
     model.close()
     return rows, frames, fps, i
 
@@ -91,6 +94,7 @@ def summarize(rows, n_frames: int, every: int = 20) -> dict:
     s = {
         "estimates": len(r),
         "x_range": [round(float(a["x"].min()), 3), round(float(a["x"].max()), 3)],
+        "xy_median": [round(float(np.median(a["x"])), 3), round(float(np.median(a["y"])), 3)],
         "y_range": [round(float(a["y"].min()), 3), round(float(a["y"].max()), 3)],
         "azimuth_range_deg": [round(float(a["az"].min()), 1), round(float(a["az"].max()), 1)],
         "elevation_range_deg": [round(float(a["el"].min()), 1), round(float(a["el"].max()), 1)],
@@ -102,6 +106,10 @@ def summarize(rows, n_frames: int, every: int = 20) -> dict:
         "corr_azimuth_yaw_plus_iris": round(corr(a["az"], a["yaw"] / 30 + a["iris_x"] / 0.3), 3),
         "corr_elevation_head_pitch": round(corr(a["el"], a["pitch"]), 3),
         "mean_confidence": round(float(a["conf"].mean()), 3),
+        # raw model output at the INT8 output's limits (clipped): the version-4 model sat there for every upward glance
+        "output_range": [round(v, 3) for v in OUTPUT_RANGE],
+        "saturated_fraction": round(float(np.mean((np.minimum(a["x"], a["y"]) <= OUTPUT_RANGE[0] + 0.01)
+                                                  | (np.maximum(a["x"], a["y"]) >= OUTPUT_RANGE[1] - 0.01))), 3),
     }
     for k, v in s.items():
         print(f"{k}: {v}")

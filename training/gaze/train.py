@@ -9,9 +9,12 @@ Steps (each cached under training/out/gaze/, so a rerun resumes where it stopped
   2. train: Keras, checkpoint every epoch (ckpt.keras + state.json); rerun resumes from it
   3. convert: FP32 .tflite (training/out/gaze) and full-integer INT8 (int8 inputs and outputs,
      representative data = 1,000 TRAINING windows) -> models/gaze_hybrid_int8.tflite
-  4. evaluate (training.gaze.evaluate.full_report, through the runtime: calibration ridge chosen
-     on validation subjects, held-out subjects INT8 + FP32, measured-noise subjects INT8)
-     -> models/gaze_hybrid.metrics.json  (--eval-only redoes just this step)
+  4. evaluate (training.gaze.evaluate.full_report, through the runtime: held-out subjects INT8 +
+     FP32 with 5/9/25-point feature calibrations, the version-4 affine one, the centre and
+     ridge-on-inputs baselines and head motion after calibrating; measured-noise subjects INT8;
+     the evaluation sets are cached as evalset_*.pkl) -> models/gaze_hybrid.metrics.json
+     (--eval-only redoes just this step)
+The generator's parameters were fitted to real faces first (measure_real.py, fit_generator.py).
 Inputs are scaled exactly as at run time (sentin_ros.inference.gaze: canonical_eye_features,
 standardize, head_input).
 """
@@ -111,6 +114,9 @@ def train(args, tr, va) -> object:
     import tensorflow as tf
 
     tf.random.set_seed(0)
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     ckpt = os.path.join(OUT, "ckpt.keras")
     state_path = os.path.join(OUT, "state.json")
     start = 0
@@ -195,6 +201,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--subjects", type=int, default=40, help="held-out evaluation subjects")
     ap.add_argument("--restart", action="store_true", help="ignore the checkpoint")
+    ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = its default)")
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--eval-only", action="store_true", help="evaluate the existing models and rewrite the metrics")
     ap.add_argument("--work", default=OUT, help="data cache, checkpoints, FP32 model")
@@ -229,8 +236,8 @@ def main(argv=None) -> int:
         "best_epoch": state.get("best_epoch"),
         "best_epoch_log": hist[state["best_epoch"] - 1] if state.get("best_epoch") else None,
         "held_out_subjects": args.subjects,
-        "command": ".venv-tf-gaze/bin/python -m training.gaze.train",
-        **E.full_report(int8_path, fp32_path, args.subjects),
+        "command": "python -m training.gaze.train " + " ".join(sys.argv[1:] if argv is None else argv),
+        **E.full_report(int8_path, fp32_path, args.subjects, cache_dir=OUT),
     }
     with open(METRICS, "w") as f:
         json.dump(metrics, f, indent=2)
