@@ -7,7 +7,8 @@ r"""Export the small emotion model to LiteRT, verify and measure it, write the m
     (small_keras), checked against torch on 256 PrivateTest faces;
  2. FP32 .tflite (OUT/, reference) and full-integer INT8 .tflite (int8 input and outputs,
     per-channel int8 weights, int32 biases; calibrated on Training images only) written as
-    MODELS/affective_cnn_int8.tflite. One view per call: no mirror inside the model;
+    MODELS/affective_cnn_int8.tflite (MODELS = --models-dir, default OUT/models; the
+    package's models/ only when asked). One view per call: no mirror inside the model;
  3. accuracy of both files with ai_edge_litert on PrivateTest / PublicTest (original labels)
     and on the FER+ majority labels, each without and with mirror averaging (the mean of the
     probabilities of the face and of its horizontal mirror, two calls, as the runtime option
@@ -29,6 +30,7 @@ import sys
 import numpy as np
 
 from . import data as D
+from .distill import DEFAULT_TEACHER
 from .evaluate import classification_report, predict_tflite
 from .export import cpu_name, latency, load_avg, tensor_info
 
@@ -128,9 +130,11 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=D.DEFAULT_DATA)
     ap.add_argument("--out", default="training/out/emotion_small")
-    ap.add_argument("--models-dir", default="models")
+    ap.add_argument("--models-dir", default=None,
+                    help="where the .tflite and the metrics JSON go; default OUT/models. Pass "
+                         "--models-dir models to make the result the package's default model")
     ap.add_argument("--name", default="affective_cnn")
-    ap.add_argument("--large", default="models/affective_cnn_large_int8.tflite",
+    ap.add_argument("--large", default=DEFAULT_TEACHER,
                     help="the large model, timed alongside")
     ap.add_argument("--calib-n", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
@@ -138,6 +142,7 @@ def main(argv=None) -> int:
     ap.add_argument("--train-command", default="")
     a = ap.parse_args(argv)
 
+    a.models_dir = a.models_dir or os.path.join(a.out, "models")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     import torch

@@ -163,8 +163,12 @@ def train(a) -> dict:
             opt.step()
             with torch.no_grad():
                 ep_, mp_ = list(ema.parameters()), list(net.parameters())
-                torch._foreach_mul_(ep_, a.ema_decay)
-                torch._foreach_add_(ep_, mp_, alpha=1 - a.ema_decay)
+                dec = a.ema_decay
+                if a.ema_warmup:  # TF-style: min(decay, (1 + t) / (10 + t)), t = global step
+                    t_ = ep * steps + it
+                    dec = min(dec, (1 + t_) / (10 + t_))
+                torch._foreach_mul_(ep_, dec)
+                torch._foreach_add_(ep_, mp_, alpha=1 - dec)
                 for be, bm in zip(ema.buffers(), net.buffers()):
                     be.copy_(bm)
             loss_sum += float(loss.detach())
@@ -239,6 +243,10 @@ def main(argv=None) -> int:
                     help="share of the schedule spent in linear warm-up")
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--ema-decay", type=float, default=0.999)
+    ap.add_argument("--ema-warmup", action="store_true",
+                    help="EMA decay min(decay, (1+t)/(10+t)): the EMA forgets the random "
+                         "initialisation early (without it, 0.999 from step 0 keeps the EMA "
+                         "useless for the first ~10 epochs)")
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--w-hard", type=float, default=0.4)
     ap.add_argument("--w-teacher", type=float, default=0.45)
@@ -254,15 +262,19 @@ def main(argv=None) -> int:
     ap.add_argument("--limit-train", type=int, default=0, help="debug: first N train rows")
     ap.add_argument("--limit-eval", type=int, default=0, help="debug: first N PublicTest rows")
     ap.add_argument("--no-export", action="store_true")
-    ap.add_argument("--models-dir", default="models")
+    ap.add_argument("--models-dir", default=None,
+                    help="export target; default OUT/models (models/ replaces the package's "
+                         "default model)")
     a = ap.parse_args(argv)
     train(a)
     if a.no_export:
         return 0
     from . import small_export
-    return small_export.main(["--data", a.data, "--out", a.out, "--models-dir", a.models_dir,
-                              "--train-command", "python -m training.emotion.small_train " +
-                              " ".join(argv if argv is not None else sys.argv[1:])])
+    cmd = "python -m training.emotion.small_train " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    return small_export.main(["--data", a.data, "--out", a.out, "--models-dir",
+                              a.models_dir or os.path.join(a.out, "models"),
+                              "--train-command", cmd])
 
 
 if __name__ == "__main__":
