@@ -22,7 +22,6 @@ import numpy as np
 from . import data as D
 from .evaluate import predict_tflite
 
-
 # the large model (the default before issue 13) is the teacher; before the rename it was
 # models/affective_cnn_int8.tflite (same file, sha256 378a721b3e57c4a3...)
 DEFAULT_TEACHER = ("models/affective_cnn_large_int8.tflite"

@@ -32,7 +32,7 @@ import numpy as np
 from . import data as D
 from .distill import DEFAULT_TEACHER
 from .evaluate import classification_report, predict_tflite
-from .export import cpu_name, latency, load_avg, tensor_info
+from .export import cpu_name, load_avg, tensor_info
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -70,7 +70,7 @@ def build_targets(d: dict, tg: dict, a) -> np.ndarray:
 
 def param_groups(net, wd):
     decay, no = [], []
-    for n_, p in net.named_parameters():
+    for p in net.parameters():
         (no if p.ndim <= 1 else decay).append(p)
     return [{"params": decay, "weight_decay": wd}, {"params": no, "weight_decay": 0.0}]
 
@@ -134,7 +134,6 @@ def train(a) -> dict:
     macs = count_macs(SmallAffectiveCNN(a.config))
     print(f"config {a.config}: {macs / 1e6:.2f} M MACs, {n_params(net):,} params; "
           f"{len(xtr)} training images, batch {bs}, {steps} steps/epoch", flush=True)
-    t_start = time.time()
     while not state["done"]:
         ep = state["epoch"]
         net.train()
