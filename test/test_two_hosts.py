@@ -81,7 +81,10 @@ def test_face_node_on_one_host_and_emotion_node_on_another(two_hosts, tmp_path):
     env = _env()
     logs = {name: (tmp_path / f"{name}.log").open("w") for name in ("face", "emotion")}
     procs = [
-        subprocess.Popen(_in(NS_A, sys.executable, "scripts/face_node", "--ros-args", "-r", f"__ns:=/{ns}"),
+        # Images stay on host A but travel as UDP there (the profile has no shared memory): a best-effort
+        # subscriber loses most 0.9 MB frames to a full socket buffer, so the face node asks for them reliably.
+        subprocess.Popen(_in(NS_A, sys.executable, "scripts/face_node", "--ros-args", "-r", f"__ns:=/{ns}",
+                               "-p", "reliability:=reliable"),
                          cwd=ROOT, env=env, stdout=logs["face"], stderr=subprocess.STDOUT),
         subprocess.Popen(_in(NS_B, sys.executable, "scripts/emotion_node", "--ros-args", "-r", f"__ns:=/{ns}"),
                          cwd=ROOT, env=env, stdout=logs["emotion"], stderr=subprocess.STDOUT),

@@ -36,7 +36,7 @@ class FrontEndConfig:
     detector_range: str = "auto"  # near: short-range model; far: full-range; auto: full-range + tiles
     detect_interval: int = 10  # frames between whole-frame detections
     tile_size: int = 384  # auto: square tiles of this many pixels when the frame is larger
-    tile_interval: int = 5  # auto: frames between two tile passes
+    tile_interval: int = 10  # auto: frames between two tile passes (half-way between whole-frame passes)
     min_detection_score: float = 0.5
     # The landmark model's face-presence probability. Real faces, 24 px to full frame, score
     # > 0.9995 when frontal and > 0.98 turned; the non-faces it accepted on our no-face clips
@@ -186,7 +186,8 @@ class FaceFrontEnd:
         if lost or not self._tracks or self._frame % self.config.detect_interval == 0:
             due.append(windows[0])
         tiles = windows[1:]
-        if tiles and self._frame % self.config.tile_interval == 0:
+        # Half-way between whole-frame passes, so that no frame pays for both.
+        if tiles and self._frame % self.config.tile_interval == self.config.tile_interval // 2:
             due.append(tiles[self._tile % len(tiles)])
             self._tile += 1
         return due

@@ -38,7 +38,9 @@ def _sigmoid(x: float) -> float:
 
 
 def _image_tensor(image: np.ndarray, roi: Roi, side: int) -> np.ndarray:
-    return (crop(image, roi, side).astype(np.float32) * (1.0 / 255.0))[None]
+    x = crop(image, roi, side).astype(np.float32)
+    x *= 1.0 / 255.0  # in place: one float copy of the region, not two
+    return x[None]
 
 
 class FaceLandmarker:

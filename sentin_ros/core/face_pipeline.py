@@ -180,7 +180,7 @@ PARAMETERS: dict[str, tuple] = {
     "detector_range": (_FE.detector_range, "near: short-range BlazeFace on the whole frame (faces from ~1/6 of the frame height: ~1.1 m with a 60° camera); far: full-range BlazeFace on the whole frame (~3.4 m at 640×480, ~2.6 m at 1280×720; misses many faces that fill much of the frame); auto: both on the whole frame plus full-range tiles of tile_size pixels (~4.3 m at 640×480, ~11 m at 1280×720). Measured: benchmarks/face_front_end.py.", None),
     "detect_interval": (_FE.detect_interval, "Frames between whole-frame detections (and on any frame a track is lost); landmarks track faces in between.", (1, 1000)),
     "tile_size": (_FE.tile_size, "auto: side of the square detection tiles, pixels (a tile is resized to the detector's 192 px).", (64, 4096)),
-    "tile_interval": (_FE.tile_interval, "auto: frames between two tile passes (the tiles are scanned in turn).", (1, 1000)),
+    "tile_interval": (_FE.tile_interval, "auto: frames between two tile passes (the tiles are scanned in turn, half-way between whole-frame passes).", (1, 1000)),
     "min_detection_score": (_FE.min_detection_score, "BlazeFace score a detection needs before its landmarks are tried.", (0.0, 1.0)),
     "min_presence": (_FE.min_presence, "Landmark face-presence probability a track needs to live (real faces score > 0.98).", (0.0, 1.0)),
     "min_new_presence": (_FE.min_new_presence, "Face-presence probability a new track needs on its first frame (stricter: non-faces the detector accepts score up to ~0.96).", (0.0, 1.0)),

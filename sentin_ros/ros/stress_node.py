@@ -130,7 +130,9 @@ class StressNode(ModelNode):
 
     def _emotion_node_present(self) -> bool:
         now = time.monotonic()
-        if now - self._publishers_checked > 1.0:  # a graph query; once a second is enough
+        # A graph query: once a second while an emotion node is there, on every frame until it is
+        # (so the first frames after it appears already use its embeddings).
+        if not self._has_emotion_publisher or now - self._publishers_checked > 1.0:
             self._has_emotion_publisher = self.count_publishers(self.param("emotion_topic")) > 0
             self._publishers_checked = now
         return self._has_emotion_publisher
