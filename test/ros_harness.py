@@ -1,6 +1,7 @@
 """Real rclpy in one process: an executor thread, lifecycle service calls, topic collection."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,10 +21,21 @@ TRANSITIONS = {
 }
 
 
+def _fresh_domain() -> int:
+    """The next ROS domain (1..100) after the current one: each harness gets a graph of its own, so
+    nodes of an earlier test, still in other participants' discovery caches, are not seen; set
+    in the environment too, so the processes and compositions a test starts join it."""
+    current = int(os.environ.get("ROS_DOMAIN_ID", "1") or 1)
+    domain = current % 100 + 1
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
+    return domain
+
+
 class RosHarness:
     def __init__(self):
+        self.domain_id = _fresh_domain()
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=self.domain_id)
         self.node = Node("test_harness", context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.executor.add_node(self.node)

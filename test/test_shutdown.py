@@ -91,8 +91,8 @@ def test_sigint_twice_to_single_node_executables_shuts_them_down_and_exits_0(tmp
     names = ("source_node", "face_node", "emotion_node")
     logs = {n: tmp_path / f"{n}.log" for n in names}
     extra = {"source_node": ["-p", f"source:={clip}", "-p", "loop:=true", "-p", "rate:=30.0"]}
+    ros = RosHarness()  # first: the executables join its domain (ROS_DOMAIN_ID)
     procs = {n: _spawn([f"scripts/{n}", "--ros-args", "-r", f"__ns:=/{ns}", *extra.get(n, [])], logs[n]) for n in names}
-    ros = RosHarness()
     try:
         faces = ros.collect(FaceArray, f"/{ns}/faces", output_qos(100))
         for n in ("emotion_node", "face_node", "source_node"):  # consumers first
@@ -112,8 +112,8 @@ def test_sigint_twice_to_single_node_executables_shuts_them_down_and_exits_0(tmp
 def test_sigterm_then_sigint_to_an_unconfigured_node_exits_0_after_its_shutdown(tmp_path):
     ns = f"st{os.getpid()}"
     log = tmp_path / "stress.log"
+    ros = RosHarness()  # first: the executable joins its domain (ROS_DOMAIN_ID)
     proc = _spawn(["scripts/stress_node", "--ros-args", "-r", f"__ns:=/{ns}"], log)
-    ros = RosHarness()
     try:
         assert ros.state(f"{ns}/stress_node") == "unconfigured"  # up (signals before that meet Python's defaults)
     finally:
