@@ -17,7 +17,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check sentin_ros test training benchmarks scripts launch
 
 test: $(STAMP) lint
-	$(PY) -m pytest -q test
+	$(PY) -m pytest -q --reruns 2 --reruns-delay 1 test
 
 demo: $(STAMP)
 	$(PY) -m sentin_ros demo $(if $(VIDEO),--video $(VIDEO)) $(ARGS)

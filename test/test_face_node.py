@@ -85,9 +85,9 @@ def test_malformed_images_are_skipped_and_node_keeps_serving(ros, astronaut_bgr)
         _raw(3000, 4000, "bgr8", 12000, bytes(100)),  # 4000x3000 header with a short buffer
     ]
     for msg in bad:
-        pub.publish(msg)
-        assert ros.wait_for(lambda: node.wait_idle())
-        time.sleep(0.05)
+        before = node.stats.received
+        pub.publish(msg)  # each one taken before the next (a newer one would replace it unprocessed)
+        assert ros.wait_for(lambda b=before: node.stats.received > b and node.wait_idle())
     assert ros.wait_for(lambda: node.stats.bad_input >= len(bad), 5.0), node.stats.bad_input
     assert got == []
     assert ros.state("face_node") == "active"
