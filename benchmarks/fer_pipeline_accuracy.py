@@ -28,6 +28,7 @@ from sentin_ros.inference.emotion import CLASSES  # noqa: E402
 from sentin_ros.tools import bags  # noqa: E402
 from sentin_ros.tools import eval as ev  # noqa: E402
 from sentin_ros.tools.bags import cli as bag_cli  # noqa: E402
+from sentin_ros.tools.bench.common import machine  # noqa: E402
 from sentin_ros.tools.eval.report import write_report  # noqa: E402
 
 NPZ = ROOT.parent / "shared" / "datasets" / "fer2013.npz"
@@ -120,6 +121,7 @@ def main(argv=None) -> int:
         "emotion_model_sha256": _sha256(a.emotion_model or str(ROOT / "models" / "affective_cnn_int8.tflite")),
         "outputs_sha256": result["outputs_sha256"], "wall_s": time.monotonic() - t0,
         "command": "python benchmarks/fer_pipeline_accuracy.py" + (f" --limit {a.limit}" if a.limit else ""),
+        "machine": machine(),
     }
     if not a.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
