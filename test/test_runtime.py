@@ -102,6 +102,21 @@ def test_released_interpreter_refuses_to_run():
         model.run({inp.index: np.zeros(inp.shape, np.float32)})
 
 
+@pytest.mark.parametrize("path", [OTHER_MODEL, EMOTION_MODEL], ids=["float input", "int8 input"])
+def test_run_pixels_matches_run_on_the_scaled_image(path):
+    model = LiteModel(path)
+    inp = model.inputs[0]
+    pixels = np.random.default_rng(1).integers(0, 256, inp.shape, dtype=np.uint8)
+    scale, offset = (2.0 / 255.0, -1.0) if not inp.quantized else (1.0 / 255.0, 0.0)
+    want = model.run({inp.index: pixels.astype(np.float32) * np.float32(scale) + np.float32(offset)})
+    got = model.run_pixels({inp.index: pixels}, scale, offset)
+    for index, value in want.items():
+        np.testing.assert_allclose(got[index], value, atol=1e-5)
+    with pytest.raises(TypeError, match="uint8"):
+        model.run_pixels({inp.index: pixels.astype(np.float32)}, scale)
+    model.close()
+
+
 def _usage():
     gc.collect()
     p = psutil.Process()

@@ -159,8 +159,7 @@ class FaceDetector:
         # normalisation) square, as MediaPipe's ImageToTensor with keep_aspect_ratio does.
         m = np.array([[scale, 0, (size - w * scale) / 2 - x0 * scale], [0, scale, (size - h * scale) / 2 - y0 * scale]], np.float32)
         tensor = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        x = tensor.astype(np.float32) * (2.0 / 255.0) - 1.0
-        out = self.runtime.run({self._in: x[None]})
+        out = self.runtime.run_pixels({self._in: tensor}, 2.0 / 255.0, -1.0)
         boxes, kps, scores = decode(out[self._boxes], out[self._scores], self.anchors, self.spec)
         inv_scale = 1.0 / scale
         off = np.array([m[0, 2], m[1, 2]], np.float32)

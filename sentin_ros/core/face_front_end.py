@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..runtime import ModelOptions
-from . import landmarks as L
 from .face_detection import SPECS, Detection, FaceDetector, box_iou, merge_detections
 from .face_landmarks import FACE_SCALE, FaceLandmarker, FaceLandmarks, next_roi
 from .face_models import mediapipe_model
@@ -84,11 +83,6 @@ def detection_roi(det: Detection) -> Roi:
     w, h = det.box[2] - det.box[0], det.box[3] - det.box[1]
     centre = (det.box[:2] + det.box[2:]) / 2
     return roi_from_axis(det.keypoints[0], det.keypoints[1], centre, max(w, h) * FACE_SCALE)
-
-
-def landmark_box(points: np.ndarray) -> np.ndarray:
-    mesh = points[:L.NUM_MESH, :2]
-    return np.concatenate([mesh.min(0), mesh.max(0)])
 
 
 class FaceFrontEnd:
@@ -158,7 +152,7 @@ class FaceFrontEnd:
             for det in sorted(dets, key=lambda d: -d.score):
                 if len(found) >= c.max_faces:
                     break
-                if found and box_iou(det.box, np.array([landmark_box(f.landmarks.points) for f in found])).max() > 0.2:
+                if found and box_iou(det.box, np.array([f.landmarks.box for f in found])).max() > 0.2:
                     continue  # a face we already follow
                 result = self.landmarker.mesh(rgb, detection_roi(det))
                 if result.presence >= c.min_new_presence and _plausible(result.roi, w, h):
@@ -214,7 +208,7 @@ def _dedupe(faces: list[FoundFace], iou: float = 0.5) -> list[FoundFace]:
     kept: list[FoundFace] = []
     boxes: list[np.ndarray] = []
     for face in order:
-        box = landmark_box(face.landmarks.points)
+        box = face.landmarks.box
         if boxes and box_iou(box, np.array(boxes)).max() > iou:
             continue
         kept.append(face)

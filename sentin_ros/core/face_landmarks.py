@@ -10,6 +10,7 @@ distance between its corners.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,16 +32,12 @@ class FaceLandmarks:
     points: np.ndarray  # 478×3 pixels (x, y, z; z in the scale of x); iris rows NaN without iris
     presence: float  # the landmark model's face-presence probability
     roi: Roi  # the region the landmarks were computed in
+    box: np.ndarray  # the mesh's extent (x0, y0, x1, y1) in pixels
+
 
 
 def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0))))
-
-
-def _image_tensor(image: np.ndarray, roi: Roi, side: int) -> np.ndarray:
-    x = crop(image, roi, side).astype(np.float32)
-    x *= 1.0 / 255.0  # in place: one float copy of the region, not two
-    return x[None]
+    return 1.0 / (1.0 + math.exp(-min(max(x, -80.0), 80.0)))
 
 
 class FaceLandmarker:
@@ -70,18 +67,22 @@ class FaceLandmarker:
 
     def mesh(self, rgb: np.ndarray, roi: Roi) -> FaceLandmarks:
         """The 468 mesh points in the region (iris rows NaN) and the face-presence probability."""
-        out = self.face.run({self._face_in: _image_tensor(rgb, roi, FACE_INPUT)})
+        out = self.face.run_pixels({self._face_in: crop(rgb, roi, FACE_INPUT)}, 1.0 / 255.0)
         points = np.full((L.NUM_LANDMARKS, 3), np.nan, np.float32)
-        points[:NUM_MESH] = roi.from_input(out[self._mesh].reshape(NUM_MESH, 3), FACE_INPUT)
-        return FaceLandmarks(points, _sigmoid(float(out[self._flag].reshape(()))), roi)
+        mesh = points[:NUM_MESH]
+        mesh[:] = roi.from_input(out[self._mesh].reshape(NUM_MESH, 3), FACE_INPUT)
+        box = np.concatenate([mesh[:, :2].min(0), mesh[:, :2].max(0)])
+        return FaceLandmarks(points, _sigmoid(float(out[self._flag].reshape(()))), roi, box)
 
     def add_iris(self, rgb: np.ndarray, face: FaceLandmarks) -> None:
         """Fills the 10 iris rows from the iris model on both eyes (one call, batch of two)."""
         mesh = face.points[:NUM_MESH]
         eyes = [_eye_roi(mesh, L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER), _eye_roi(mesh, L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER)]
         # The model knows the image-left eye; the image-right one is mirrored in and out.
-        batch = np.concatenate([_image_tensor(rgb, eyes[0], IRIS_INPUT), _image_tensor(rgb, eyes[1], IRIS_INPUT)[:, :, ::-1]])
-        pts = self.iris.run({self._iris_in: batch})[self._iris_out].reshape(2, 5, 3)
+        batch = np.empty((2, IRIS_INPUT, IRIS_INPUT, rgb.shape[2]), np.uint8)
+        crop(rgb, eyes[0], IRIS_INPUT, out=batch[0])
+        crop(rgb, eyes[1], IRIS_INPUT, mirror=True, out=batch[1])
+        pts = self.iris.run_pixels({self._iris_in: batch}, 1.0 / 255.0)[self._iris_out].reshape(2, 5, 3)
         pts[1, :, 0] = IRIS_INPUT - pts[1, :, 0]
         for (iris_rows, (a, b)), roi, eye in zip(
             ((L.RIGHT_IRIS, (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER)), (L.LEFT_IRIS, (L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER))), eyes, pts

@@ -61,13 +61,24 @@ def roi_from_points(points: np.ndarray, start: int, end: int, scale: float) -> R
     d = points[end, :2] - points[start, :2]
     angle = float(np.arctan2(d[1], d[0]))
     c, s = np.cos(angle), np.sin(angle)
-    u = points[:, 0] * c + points[:, 1] * s
-    v = -points[:, 0] * s + points[:, 1] * c
-    cu, cv = (u.min() + u.max()) / 2, (v.min() + v.max()) / 2
-    side = max(u.max() - u.min(), v.max() - v.min()) * scale
+    uv = points[:, :2] @ np.array([[c, -s], [s, c]], points.dtype)  # columns: u, v
+    lo, hi = uv.min(0), uv.max(0)
+    cu, cv = (lo + hi) / 2
+    side = float((hi - lo).max()) * scale
     return Roi(float(cu * c - cv * s), float(cu * s + cv * c), float(side), angle)
 
 
-def crop(image: np.ndarray, roi: Roi, side: int) -> np.ndarray:
-    """The region resampled to side×side (pixels outside the frame repeat the border)."""
-    return cv2.warpAffine(image, roi.to_input(side), (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def crop(image: np.ndarray, roi: Roi, side: int, mirror: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    """The region resampled to side×side (pixels outside the frame repeat the border).
+
+    mirror: flipped left-right, by the warp itself (no second pass over the pixels).
+    out: a side×side×C uint8 array to write into (e.g. one row of a batch).
+    """
+    m = roi.to_input(side)
+    if mirror:
+        m[0] = -m[0]
+        m[0, 2] += side - 1  # pixel centres: column j <-> side - 1 - j
+    if out is None:
+        return cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    cv2.warpAffine(image, m, (side, side), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out

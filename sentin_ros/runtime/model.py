@@ -112,6 +112,30 @@ class LiteModel:
         self._interpreter.invoke()
         return {info.index: dequantize(self._interpreter.get_tensor(info.index), info) for info in self.outputs}
 
+    def run_pixels(self, pixels: dict[int, np.ndarray], scale: float, offset: float = 0.0) -> dict[int, np.ndarray]:
+        """Like `run`, for 8-bit image inputs fed as `pixels * scale + offset`.
+
+        A float input is filled in place in the interpreter's own buffer: no float copy of the
+        image, and no finiteness check (8-bit pixels are always finite). Per face this is a
+        measurable share of a 1.5 ms landmark model.
+        """
+        if self._interpreter is None:
+            raise ModelError("the interpreter was released (node not configured)")
+        for info in self.inputs:
+            image = pixels[info.index]
+            if image.dtype != np.uint8:
+                raise TypeError(f"run_pixels takes uint8 images, got {image.dtype}")
+            if info.quantized or info.dtype != np.float32:
+                self._interpreter.set_tensor(info.index, quantize(image * np.float32(scale) + np.float32(offset), info))
+                continue
+            buffer = self._interpreter.tensor(info.index)()  # a view: must not outlive invoke()
+            np.multiply(image.reshape(buffer.shape), np.float32(scale), out=buffer, casting="unsafe")
+            if offset:
+                buffer += np.float32(offset)
+            del buffer
+        self._interpreter.invoke()
+        return {info.index: dequantize(self._interpreter.get_tensor(info.index), info) for info in self.outputs}
+
     def warm_up(self, runs: int = 2) -> None:
         feeds = {t.index: np.zeros(t.shape, np.float32) for t in self.inputs}
         for _ in range(runs):

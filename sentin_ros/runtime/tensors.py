@@ -49,5 +49,5 @@ def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:
 
 def dequantize(q: np.ndarray, info: TensorInfo) -> np.ndarray:
     if not info.quantized:
-        return q.astype(np.float32, copy=True)
+        return q.astype(np.float32, copy=False)  # get_tensor already returns a copy
     return (q.astype(np.float32) - info.zero_point) * np.float32(info.scale)
