@@ -91,14 +91,14 @@ def _frames_four_faces(n: int) -> list[np.ndarray]:
     return [cv2.cvtColor(face_canvas([110] * 4, (640, 480), shift=(3 * math.sin(i / 9), 2 * math.cos(i / 7)))[0], cv2.COLOR_BGR2RGB) for i in range(n)]
 
 
-def _per_frame(fn, frames: list[np.ndarray], repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        for rgb in frames:
+def _interleaved(fns: dict, frames: list[np.ndarray], samples: dict[str, list[float]]) -> None:
+    """Every function on frame i before any on frame i+1: this VM's speed drifts by half within
+    seconds, and frame-level interleaving lets the drift fall on every configuration alike."""
+    for rgb in frames:
+        for key, fn in fns.items():
             t = time.perf_counter()
             fn(rgb)
-            out.append((time.perf_counter() - t) * 1e3)
-    return out
+            samples.setdefault(key, []).append((time.perf_counter() - t) * 1e3)
 
 
 def _stage_costs(fe, rgb: np.ndarray, n: int, threads: int) -> dict:
@@ -167,19 +167,15 @@ def cost(n: int, repeats: int) -> dict:
     bare = _bare_models()
     res: dict = {}
     samples: dict[str, list[float]] = {}
-    # Rounds interleave the FaceMesh solution, the bare models and every configuration, so that
-    # load that comes and goes on a shared machine falls on all of them alike.
     for _ in range(repeats):
-        for name, it in bare.items():
-            samples.setdefault(f"bare {name} invoke, 1 thread", []).extend(time_ms(it.invoke, n))
         for frames, label in ((one, "1 face"), (four, "4 faces")):
-            _per_frame(mesh.process, frames[:10], 1)
-            samples.setdefault(f"facemesh solution, {label}", []).extend(_per_frame(mesh.process, frames, 1))
+            fns = {f"facemesh solution, {label}": mesh.process}
+            fns.update({f"bare {name} invoke, 1 thread": (lambda _rgb, it=it: it.invoke()) for name, it in bare.items()})
             for (threads, iris), p in runs.items():
                 p.front_end.reset()
-                _per_frame(p.front_end.find, frames[:10], 1)
-                key = f"front end, {label}, iris {'on' if iris else 'off'}, {threads} thread(s)"
-                samples.setdefault(key, []).extend(_per_frame(p.front_end.find, frames, 1))
+                fns[f"front end, {label}, iris {'on' if iris else 'off'}, {threads} thread(s)"] = p.front_end.find
+            _interleaved(fns, frames[:10], {})  # tracks started, interpreters warm
+            _interleaved(fns, frames, samples)
     mesh.close()
     res.update({k: stat(v) for k, v in samples.items()})
     for (threads, iris), p in runs.items():
