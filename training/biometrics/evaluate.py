@@ -91,7 +91,21 @@ def report(pred_age, spread, pf, age, gender, race) -> dict:
     per_race_gender = {f"{r}/{g}": group_scores(pred_age, pf, age, gender, (race == r) & (gender == g))
                        for r in sorted(set(race.tolist())) if r >= 0 for g in (0, 1)}
     out["per_race_gender"] = per_race_gender
+    # The race groups' age mixes differ (ages 0-12: 29 % of the Asian test faces, 3 % of the Black
+    # ones) and children's gender is close to a guess, so a raw per-race gap mixes race and age.
+    races = [r for r in sorted(set(race.tolist())) if r >= 0]
+    out["per_race_age_13_plus"] = {str(r): group_scores(pred_age, pf, age, gender, (race == r) & (age >= 13)) for r in races}
+    share = {name: float((groups == name).mean()) for _, name in AGE_GROUP_BOUNDS}
+    standardised = {}
+    for r in races:
+        cells = {name: group_scores(pred_age, pf, age, gender, (race == r) & (groups == name)) for name in share}
+        w = {name: share[name] for name, c in cells.items() if c["n"]}
+        standardised[str(r)] = {"n": int((race == r).sum()),
+                                "gender_accuracy": sum(w[k] * cells[k]["gender_accuracy"] for k in w) / sum(w.values())}
+    out["per_race_age_standardised"] = standardised
     out["gaps"] = {
+        "race_gender_accuracy_age_13_plus": gap(out["per_race_age_13_plus"], "gender_accuracy"),
+        "race_gender_accuracy_age_standardised": gap(standardised, "gender_accuracy"),
         "race_gender_accuracy": gap({k: v for k, v in out["per_race"].items() if k != "-1"}, "gender_accuracy"),
         "race_age_mae": gap({k: v for k, v in out["per_race"].items() if k != "-1"}, "age_mae"),
         "gender_gender_accuracy": gap(out["per_gender"], "gender_accuracy"),
