@@ -79,6 +79,21 @@ def test_target_is_monotone_and_needs_sustained_strain():
     assert gen.target_from_drivers(sustained)[0] > 0.75
 
 
+def test_horizon_leaves_out_a_partial_oldest_slice():
+    h = hz.StepHorizon(4, 1.0)  # 0.25 s slices
+    # 0.1 s of the oldest slice (1 frame), then two whole slices
+    for t, v in [(0.6, 9.0), (0.75, 1.0), (0.85, 1.0), (1.0, 3.0), (1.1, 3.0)]:
+        h.push(1, t, np.array([v]))
+    s = h.summary(1)
+    assert s.filled.tolist() == [False, False, True, True]  # the 9.0 slice covered 0.1 of 0.25 s
+    assert s.steps[:, 0].tolist() == [1.0, 1.0, 1.0, 3.0]  # padding repeats the oldest whole slice
+    h.push(2, 0.0, np.array([5.0]))
+    for t in (0.05, 0.1, 0.2, 0.25, 0.3):
+        h.push(2, t, np.array([1.0]))
+    s = h.summary(2)  # the slice ending at 0.05 (frames 0.0 and 0.05) had 0.05 s of history: left out
+    assert s.filled.tolist() == [False, False, False, True] and s.steps[:, 0].tolist() == [1.0] * 4
+
+
 def test_steps_are_frame_means_as_the_runtime_horizon_makes_them(bank, stats):
     """training/stress/steps.py and sentin_ros/inference/horizon.py summarise frames the same way."""
     rng = np.random.default_rng(4)
@@ -303,6 +318,23 @@ def test_tracker_with_the_real_model_matches_the_step_summary(model, bank, stats
     padded = np.concatenate([np.repeat(s8[:1], 7, 0), s8])
     assert est.level == pytest.approx(model.predict(padded), abs=1e-6)
     assert 0.0 <= est.level <= 1.0 and est.window_frames == 48
+
+
+@pytest.mark.parametrize("level", [0.3, 0.45])
+def test_level_does_not_jump_while_the_horizon_fills(model, bank, stats, level):
+    """From the first estimate (1 s of history, 11-12 of the 15 steps padded) the level follows
+    steady input frame by frame. Padding only up to 8 steps in training let it jump by 0.5 at the
+    step rate; it still moves by up to ~0.23 between 11 and 12 padded steps (card: not met)."""
+    p = copy.deepcopy(gen.GeneratorParams())
+    p.embedding.run_mean, p.embedding.redraw_tv = 1e9, 2.0
+    p.geometry.look_prob = p.geometry.talk_prob = 0.0
+    p.fps = 24.0
+    for seed in range(3):
+        x = gen.render(np.random.default_rng(seed), steps.upsample(gen.steady_drivers(np.full(5, level), frames=16), 6), bank, stats, p).x[0]
+        tr = st.StressTracker(model, min_seconds=1.0)
+        levels = np.array([e.level for i in range(len(x)) if (e := tr.push(1, i / 24, x[i, :256], x[i, 256:])) is not None])
+        assert len(levels) >= 48
+        assert np.abs(np.diff(levels[:72])).max() <= 0.25, (seed, np.round(levels[:72], 2))
 
 
 def test_steady_stream_through_the_tracker(model, bank, stats):

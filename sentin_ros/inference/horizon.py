@@ -5,7 +5,7 @@ The stress model reads 15 steps; each step is the mean of one face's frames with
 frame, so the summary no longer depends on the frame rate (training/stress/steps.py builds the
 training data the same way). A slice without a good frame (the face was missed, or skipped as low
 quality: `mark_seen`) holds the step before it; slices before the first good one repeat it (left
-padding). `coverage` is the share of the slices that had a good frame.
+padding; training/stress/train.py pads the same way). `coverage` is the share of the slices that had a good frame.
 
 Stamps: frames may arrive slightly out of order (stamp jitter, reordered messages): a frame up to
 `max_back_s` older than the face's newest is filed in its slice. The face's history starts over
@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+PARTIAL_SLICE = 0.75  # an oldest slice with less of its time inside the history is not used for padding
 
 
 @dataclass
@@ -106,6 +108,17 @@ class StepHorizon:
         np.add.at(sums, slot, vals)
         counts = np.bincount(slot, minlength=s)
         filled = counts > 0
+        first = int(np.argmax(filled))
+        if first < s - 1 and filled[first + 1:].any():
+            # The history began inside its oldest slice: that slice holds a few frames, and the
+            # padding would copy its noisy mean into every older step, so the level would jump at
+            # the step rate while the horizon fills. Pad from the next slice unless this one
+            # covers most of its time (training pads with whole steps too).
+            slice_end = f.newest - (s - 1 - first) * self.step_s
+            if slice_end - f.first < PARTIAL_SLICE * self.step_s:
+                filled[first] = False
+                counts[first] = 0
+                sums[first] = 0.0
         steps = np.zeros_like(sums)
         steps[filled] = sums[filled] / counts[filled, None]
         first = int(np.argmax(filled))

@@ -197,7 +197,11 @@ def main() -> None:
     a("")
     a(f"{m['architecture']}; {m['parameters']:,} parameters; receptive field 15 steps (causal); the head reads the "
       f"newest step and the mean over the window (steadier on steady input). Trained on {m['data']['train_sequences']:,} sequences (val {m['data']['val_sequences']:,}, test "
-      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm and talking sequences weighted x4), Adam + cosine decay, Gaussian noise and dropout on "
+      f"{m['data']['test_sequences']:,} on held-out faces), Huber loss (delta 0.1: between L1, which fits the conditional median that the MAE measures and does not hedge upwards on calm-looking windows, and MSE, whose conditional mean changes more smoothly from frame to frame; calm and talking sequences weighted x4)"
+      + (f", on pairs of windows one step apart (each training sequence is 16 steps) plus {m['data']['consistency_weight']:g} x "
+         "the squared difference between the change of the level and the change of the target from one window to the next "
+         "(steady input has an unchanging target, so noise in the newest step must not move the level; an onset does change it)"
+         if m['data'].get('consistency_weight') else "") + f", Adam + cosine decay, Gaussian noise and dropout on "
       f"the standardised input, {m['data']['epochs']} epochs, best epoch by validation MAE. Full-integer INT8 "
       f"(int8 input and output; 500 representative windows from the training split): **{m['bytes']:,} bytes**.")
     a("")
@@ -261,17 +265,19 @@ def main() -> None:
       f"{' '.join(f'{v:.2f}' for v in so['mean_trace'])}.")
     a("")
     fx = m.get("contract_int8_test_fixture", {})
-    a(f"**Not met / thin margins.** Steadiness: over any 1 s the level moves about 0.1 at most on steady calm input "
-      f"(worst {f(sd['calm']['range_1s_max'])}: 0.1 plus one int8 output step) and far less on strained input (worst "
-      f"{f(sd['strain']['range_1s_max'])}), but not at mid levels "
-      f"(drivers 0.45, level ~{f(sd['mid']['mean_level'], 2)}, the steep part of the target): there "
-      f"{sd['mid']['frac_1s_within_0.1']:.0%} of the 1 s spans stay within 0.1 and the worst moves "
-      f"{f(sd['mid']['range_1s_max'])}; the test asserts what holds (calm and strain <= 0.1, >= 90 % of all spans). "
-      f"The grimace peak ({f(c['brief']['grimace']['max'])}) and the slowest strain onset "
-      f"({so['seconds_to_0.7_max']:.2f} s) are close to their limits; on the smaller test-fixture run (50 sequences) "
-      f"one grimace peaked at {f(fx.get('brief', {}).get('max'))}. Smoothing the published level (an exponential "
-      "moving average over 0.5 s, measured on the fixture) would bring the worst 1 s change to 0.10 and the grimace peak "
-      "to 0.39 but delay the slowest strain onset to 2.0 s; it is not applied.")
+    fsd = fx.get("steady", {})
+    a(f"**Met, and thin margins.** Steadiness on steady input (15 s, held-out faces): the worst change over "
+      f"1 s is {f(sd['calm']['range_1s_max'])} calm, {f(sd['mid']['range_1s_max'])} at mid levels (drivers 0.45, level "
+      f"~{f(sd['mid']['mean_level'], 2)}, the steep part of the target; {sd['mid']['frac_1s_within_0.1']:.0%} of the 1 s spans "
+      f"within 0.1) and {f(sd['strain']['range_1s_max'])} strained; the model before the step-to-step consistency term "
+      "moved up to 0.27 at mid levels. On the smaller test-fixture run the worst 1 s change is "
+      f"{f(fsd.get('range_1s_max'))} ({fsd.get('frac_1s_within_0.1', float('nan')):.0%} of the spans within 0.1), which the test "
+      f"asserts (calm and strain <= 0.1, >= 90 % of all spans). The grimace peak ({f(c['brief']['grimace']['max'])}; fixture "
+      f"{f(fx.get('brief', {}).get('max'))}) and the slowest strain onset ({so['seconds_to_0.7_max']:.2f} s) are within their limits. "
+      "**Not met:** frame by frame, while a track's horizon fills (its first 3.75 s, from the first estimate at 1 s with "
+      "11-12 of the 15 steps padded), the level can still move by ~0.2 from one frame to the next at low-mid levels "
+      "(0.5 before the padding fix); test_stress_core.py bounds it at 0.25. Padding with the mean of the seen steps "
+      "(model and horizon alike) halved that again but broke the calm limit (calm max 0.32), so it is not delivered.")
     a("")
     a("Commands that give these figures: `" + m["command"] + "` (metrics file), and on the committed model "
       "`.venv/bin/python -m pytest -q test/test_stress_core.py` (asserts them on the test fixture's held-out faces).")

@@ -26,6 +26,7 @@ into the first 1x1 convolution for export).
 from __future__ import annotations
 
 import argparse
+import copy
 import glob
 import hashlib
 import json
@@ -47,7 +48,12 @@ OUT = os.path.join(ROOT, "training", "out", "stress")
 MODEL_OUT = os.path.join(ROOT, "models", "affective_tcn_int8.tflite")
 METRICS_OUT = os.path.join(ROOT, "models", "affective_tcn.metrics.json")
 PARAMS_OUT = os.path.join(HERE, "generator_params.json")
-DATA_VERSION = 8  # bump when the generator changes in a way the params do not show (8: 0.25 s steps)
+DATA_VERSION = 9  # bump when the generator changes in a way the params do not show (8: 0.25 s steps; 9: padding up to 12 steps)
+# The node publishes from 1 s of history (min_seconds): 4 steps seen, 11 padded, or 12 when the
+# oldest slice is partial and left out. Padding only up to 8 steps in training made the level
+# jump by up to 0.5 at the step rate while a track's horizon filled. (Padding with the mean of the
+# seen steps instead halved those jumps again but broke the calm limit: calm max 0.32.)
+MAX_PAD = gen.FRAMES - 3
 CHANNELS = 64
 ARCH_VERSION = 2  # 2: the head reads the newest step and the window mean
 DILATIONS = (1, 2, 4)  # kernel 3: receptive field 1 + 2 * (1 + 2 + 4) = 15 frames
@@ -55,6 +61,11 @@ MAX_BYTES = 200 * 1024
 HUBER_DELTA = 0.1
 CALM_WEIGHT = 4.0  # loss weight of calm and talking sequences (false alarms on calm faces cost more)
 HOLD_FRAC = 0.15  # sequences with steps that had no good frame (held from the previous step)
+# Weight of the step-to-step consistency term: on pairs of windows one step (0.25 s) apart, the
+# change of the prediction is held to the change of the target. On steady input the target does
+# not change, so noise in the newest step must not move the level; at an onset it does, so the
+# level may follow. (With the plain loss the level moved up to 0.27 over 1 s on steady mid-level input.)
+CONSISTENCY = 1.0
 
 
 def log(msg: str) -> None:
@@ -86,19 +97,25 @@ def bank_paths(args) -> tuple[str, str]:
 
 
 def pad_augment(rng, drivers: np.ndarray, x: np.ndarray, frac: float) -> None:
-    """In place: for `frac` of the sequences, repeat step k into steps 0..k-1 (k in 1..8), exactly as
-    the step horizon pads a short history; drivers likewise, so the target matches."""
+    """In place: for `frac` of the sequences, repeat step k into steps 0..k-1 (k in 1..MAX_PAD), exactly
+    as the step horizon pads a short history; drivers likewise, so the target matches."""
     n = len(x)
     sel = np.flatnonzero(rng.random(n) < frac)
     for i in sel:
-        k = int(rng.integers(1, gen.FRAMES - 6))
+        k = int(rng.integers(1, MAX_PAD + 1))
         x[i, :k] = x[i, k]
         drivers[i, :k] = drivers[i, k]
 
 
-def make_data(name: str, n: int, bank: gen.EmbeddingBank, stats, params, seed: int, pad_frac: float, prepared: bool):
+def make_data(name: str, n: int, bank: gen.EmbeddingBank, stats, params, seed: int, pad_frac: float, prepared: bool,
+              pairs: bool = False):
+    """pairs: sequences one step longer than a window, x (n, 16, F) and y (n, 2): the targets of
+    the window ending at the second-newest step and of the one ending at the newest."""
+    if pairs:
+        params = copy.deepcopy(params)
+        params.frames = gen.FRAMES + 1
     key = hashlib.sha256(json.dumps([params.to_dict(), bank.source, n, seed, pad_frac, HOLD_FRAC, prepared, DATA_VERSION,
-                                     rt.GEOMETRY_MEAN, rt.GEOMETRY_STD], sort_keys=True, default=str).encode()).hexdigest()[:12]
+                                     rt.GEOMETRY_MEAN, rt.GEOMETRY_STD, pairs], sort_keys=True, default=str).encode()).hexdigest()[:12]
     path = os.path.join(OUT, f"data_{name}_{key}.npz")
     if os.path.isfile(path):
         z = np.load(path)
@@ -114,7 +131,11 @@ def make_data(name: str, n: int, bank: gen.EmbeddingBank, stats, params, seed: i
         x, _, drivers, kinds = steps.generate_steps(rng, m, bank, stats, params, fps=fps)
         pad_augment(rng, drivers, x, pad_frac)
         steps.hold_augment(rng, drivers, x, HOLD_FRAC)
-        y = gen.target_from_drivers(drivers, params.target).astype(np.float32)
+        if pairs:
+            y = np.stack([gen.target_from_drivers(drivers[:, :-1], params.target),
+                          gen.target_from_drivers(drivers[:, 1:], params.target)], 1).astype(np.float32)
+        else:
+            y = gen.target_from_drivers(drivers, params.target).astype(np.float32)
         if prepared:
             x = rt.prepare_window(x).astype(np.float16)
         xs.append(x)
@@ -152,6 +173,31 @@ def build_model(mean: np.ndarray | None, var: np.ndarray | None, noise: float = 
     x = layers.Dense(32, activation="relu", name="head")(x)
     out = layers.Dense(1, activation="sigmoid", name="level")(x)
     return keras.Model(inp, out, name="affective_tcn")
+
+
+def pair_model(base):
+    """Two windows one step apart through the same network -> (n, 2) levels."""
+    import keras
+    from keras import layers
+
+    a = keras.Input((gen.FRAMES, gen.FEATURES), name="window_before")
+    b = keras.Input((gen.FRAMES, gen.FEATURES), name="window_after")
+    return keras.Model([a, b], layers.Concatenate(name="pair")([base(a), base(b)]), name="affective_tcn_pair")
+
+
+def pair_loss(consistency: float):
+    """Huber on both windows + consistency x (change of the prediction - change of the target)^2."""
+    import keras
+    from keras import ops
+
+    huber = keras.losses.Huber(delta=HUBER_DELTA, reduction=None)
+
+    def loss(y_true, y_pred):
+        fit = (huber(y_true[:, :1], y_pred[:, :1]) + huber(y_true[:, 1:], y_pred[:, 1:])) / 2
+        change = (y_pred[:, 1] - y_pred[:, 0]) - (y_true[:, 1] - y_true[:, 0])
+        return fit + consistency * ops.square(change)
+
+    return loss
 
 
 def export_model(trained, mean: np.ndarray, var: np.ndarray):
@@ -229,7 +275,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=24)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--pad-frac", type=float, default=0.12)
+    ap.add_argument("--pad-frac", type=float, default=0.2)
+    ap.add_argument("--consistency", type=float, default=CONSISTENCY, help="weight of the step-to-step consistency term")
     ap.add_argument("--fresh", action="store_true", help="ignore the checkpoint and start over")
     ap.add_argument("--out", default=MODEL_OUT)
     ap.add_argument("--metrics", default=METRICS_OUT)
@@ -253,8 +300,8 @@ def main() -> None:
     bank_tr, bank_ho = ensure_bank(args)
     log(f"bank: {len(bank_tr.labels)} train / {len(bank_ho.labels)} held-out faces from {bank_tr.source}")
 
-    xtr, ytr, _, ktr = make_data("train", args.train_seqs, bank_tr, stats, params, 1, args.pad_frac, True)
-    xva, yva, _, _ = make_data("val", args.val_seqs, bank_ho, stats, params, 2, args.pad_frac, True)
+    xtr, ytr, _, ktr = make_data("train", args.train_seqs, bank_tr, stats, params, 1, args.pad_frac, True, pairs=True)
+    xva, yva, _, _ = make_data("val", args.val_seqs, bank_ho, stats, params, 2, args.pad_frac, True, pairs=True)
     xte, yte, _, kte = make_data("test", args.test_seqs, bank_ho, stats, params, 3, args.pad_frac, False)
     log(f"data: train {xtr.shape} val {xva.shape} test {xte.shape}; target mean {ytr.mean():.3f}, "
         f"fraction > 0.7: {(ytr > 0.7).mean():.2f}, < 0.3: {(ytr < 0.3).mean():.2f}")
@@ -272,7 +319,7 @@ def main() -> None:
 
     ckpt_dir = os.path.join(OUT, "ckpt")
     run_key = [ARCH_VERSION, bank_tr.source, DATA_VERSION, HOLD_FRAC, args.train_seqs, params.to_dict(), CHANNELS, DILATIONS, HUBER_DELTA, CALM_WEIGHT,
-               args.epochs, args.lr, args.batch, args.pad_frac]
+               args.epochs, args.lr, args.batch, args.pad_frac, args.consistency]
     tag = hashlib.sha256(json.dumps(run_key, default=str).encode()).hexdigest()[:8]
     ckpt_dir = os.path.join(ckpt_dir, tag)
     if args.fresh and os.path.isdir(ckpt_dir):
@@ -283,11 +330,12 @@ def main() -> None:
     best_path = os.path.join(ckpt_dir, "best.weights.h5")
 
     model = build_model(mean, var)
+    trainer = pair_model(model)
     steps = int(np.ceil(len(xtr) / args.batch)) * args.epochs
     sched = keras.optimizers.schedules.CosineDecay(args.lr, steps, alpha=0.05)
     # Huber with a small delta ~ L1: fits the conditional median (what the MAE measures), which does not
     # hedge upwards on calm-looking windows the way the MSE mean does.
-    model.compile(optimizer=keras.optimizers.Adam(sched), loss=keras.losses.Huber(delta=HUBER_DELTA), metrics=["mae"])
+    trainer.compile(optimizer=keras.optimizers.Adam(sched), loss=pair_loss(args.consistency), metrics=["mae"])
     log(f"model: {model.count_params()} parameters; checkpoints in {ckpt_dir}")
     cbs = [
         keras.callbacks.BackupAndRestore(os.path.join(ckpt_dir, "backup")),
@@ -297,10 +345,10 @@ def main() -> None:
     done_flag = os.path.join(ckpt_dir, "done")
     if not os.path.isfile(done_flag):
         wtr = np.where(np.isin(ktr, ["calm", "talking"]), CALM_WEIGHT, 1.0).astype(np.float32)
-        model.fit(xtr, ytr, sample_weight=wtr, validation_data=(xva, yva), epochs=args.epochs, batch_size=args.batch,
-                  callbacks=cbs, verbose=2)
+        trainer.fit([xtr[:, :-1], xtr[:, 1:]], ytr, sample_weight=wtr, validation_data=([xva[:, :-1], xva[:, 1:]], yva),
+                    epochs=args.epochs, batch_size=args.batch, callbacks=cbs, verbose=2)
         open(done_flag, "w").write("done\n")
-    model.load_weights(best_path)
+    trainer.load_weights(best_path)
 
     exp = export_model(model, mean, var)
     # FP32 check: the folded export model must match the training model
@@ -310,7 +358,7 @@ def main() -> None:
     fold_err = float(np.abs(y_fp[:512] - y_fp_train).max())
     log(f"export fold max |diff| = {fold_err:.2e}")
 
-    rep = xtr[np.random.default_rng(5).choice(len(xtr), size=500, replace=False)].astype(np.float32)
+    rep = xtr[np.random.default_rng(5).choice(len(xtr), size=500, replace=False), 1:].astype(np.float32)
     size = convert_int8(exp, rep, args.out)
     log(f"wrote {args.out}: {size} bytes")
     if size > MAX_BYTES:
@@ -353,7 +401,9 @@ def main() -> None:
                         "-> [newest step, mean over the window] -> Dense 32 -> Dense 1 sigmoid",
         "data": {"train_sequences": int(len(xtr)), "val_sequences": int(len(xva)), "test_sequences": int(len(xte)),
                  "train_faces": int(len(bank_tr.labels)), "heldout_faces": int(len(bank_ho.labels)),
-                 "pad_augment_fraction": args.pad_frac, "hold_augment_fraction": HOLD_FRAC, "epochs": args.epochs, "epochs_logged": epochs_run},
+                 "pad_augment_fraction": args.pad_frac, "hold_augment_fraction": HOLD_FRAC, "epochs": args.epochs, "epochs_logged": epochs_run,
+                 "training_pairs": "each training sequence is 16 steps: the windows ending at steps 15 and 16",
+                 "consistency_weight": args.consistency},
         "heldout_mae": {"fp32": mae_fp, "int8": mae_q, "int8_vs_fp32_mean_abs_diff": round(float(np.abs(y_q - y_fp).mean()), 4)},
         "contract_int8": c_int8,
         "contract_fp32": c_fp32,
