@@ -90,8 +90,9 @@ def main() -> None:
       "representative windows; standardised geometry outside that range saturates).")
     a("* `StressTracker` (stress.py) on `horizon.StepHorizon`: per face the frames of the last `window_seconds` (3.75 s; "
       "node parameter) by their stamps, the 15 slices ending at the newest frame; no estimate before `min_seconds` (1 s) "
-      "of history; steps before the first good frame repeat it (left padding; "
-      f"{m['data']['pad_augment_fraction']:.0%} of training sequences are padded so), steps without a good frame hold the "
+      "of history; steps before the first good frame repeat it (left padding; an oldest slice with less than 0.75 of "
+      "its time inside the history is left out, so a few frames are never copied into the padding; "
+      f"{m['data']['pad_augment_fraction']:.0%} of training sequences are padded so, by 1 to 12 steps), steps without a good frame hold the "
       f"previous one ({m['data'].get('hold_augment_fraction', 0):.0%} of training sequences have such held steps); "
       "`confidence` = share of the 15 steps with good frames x mean emotion confidence, so frames the quality gate "
       "skipped (low quality, not a face: no Stress is published for them) lower it; Stress.msg `window_frames` / "
