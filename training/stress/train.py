@@ -50,8 +50,9 @@ METRICS_OUT = os.path.join(ROOT, "models", "affective_tcn.metrics.json")
 PARAMS_OUT = os.path.join(HERE, "generator_params.json")
 DATA_VERSION = 9  # bump when the generator changes in a way the params do not show (8: 0.25 s steps; 9: padding up to 12 steps)
 # The node publishes from 1 s of history (min_seconds): 4 steps seen, 11 padded, or 12 when the
-# oldest slice is partial and left out. Padding only up to 8 steps in training made the level
-# jump by up to 0.5 at the step rate while a track's horizon filled. (Padding with the mean of the
+# oldest slice is partial and left out. Padding only up to 8 steps in training, together with
+# padding from a partial oldest slice (fixed in horizon.py), let the level jump by up to 0.5 at the
+# step rate while a track's horizon filled. (Padding with the mean of the
 # seen steps instead halved those jumps again but broke the calm limit: calm max 0.32.)
 MAX_PAD = gen.FRAMES - 3
 CHANNELS = 64
