@@ -123,9 +123,9 @@ def test_the_emotion_cnn_runs_once_per_face(pipe):
     the CNN again (the graph sets publish_embedding on the emotion node)."""
     stress = pipe.comp.nodes["stress"]
     assert pipe.comp.nodes["emotion"].get_parameter("publish_embedding").value is True
-    # (a frame whose embedding came after embedding_wait, or was overtaken by a newer complete one,
-    # is computed here or dropped: a few, on a loaded machine)
-    assert stress.shared_embeddings >= FRAMES // 2 and stress.own_embeddings <= stress.shared_embeddings // 3
+    # (the first embeddings can come after embedding_wait while the emotion node warms up on a
+    # loaded machine; later ones are waited for as long as they have been taking)
+    assert stress.shared_embeddings >= FRAMES - 6 and stress.own_embeddings <= 3
 
 
 def test_diagnostics_report_rates_and_processing_times(pipe):

@@ -46,7 +46,8 @@ class StressNode(ModelNode):
         self.declare("high_threshold", 0.7, "Level at or above which the state is HIGH.", (0.0, 1.0))
         self.declare("embedding_source", "emotion", "emotion: use the emotion node's embeddings (its CNN runs once per face), own CNN when none arrive; own: always run the CNN here.")
         self.declare("emotion_topic", "emotion", "Emotion topic whose embeddings are used (embedding_source: emotion).")
-        self.declare("embedding_wait", 0.2, "Seconds to wait for a frame's embeddings from the emotion node before running the CNN here.", (0.0, 5.0))
+        self.declare("embedding_wait", 0.2, "Seconds a frame waits at least for its embeddings from the emotion node before the CNN runs here.", (0.0, 5.0))
+        self.declare("embedding_wait_max", 2.0, "Longest wait, seconds, while the emotion node's embeddings arrive later than embedding_wait (1.5x the latest of the last 5 s).", (0.0, 10.0))
         self.tracker: StressTracker | None = None
         self.inbox: EmbeddingInbox | None = None
         self._expiry_timer = None
@@ -79,7 +80,7 @@ class StressNode(ModelNode):
         if source not in ("emotion", "own"):
             raise ValueError(f"embedding_source must be emotion or own, got {source!r}")
         self.configure_models()
-        self.inbox = EmbeddingInbox() if source == "emotion" else None
+        self.inbox = EmbeddingInbox(max_wait=float(self.param("embedding_wait_max"))) if source == "emotion" else None
         window, min_s = float(self.param("window_seconds")), float(self.param("min_seconds"))
         if not min_s <= window:
             raise ValueError(f"min_seconds ({min_s}) must not exceed window_seconds ({window})")
@@ -110,7 +111,7 @@ class StressNode(ModelNode):
         ids = [int(f.face_id) for f in item.faces if self.passes_gate(f)]
         if not ids:
             return super().enqueue(item)
-        for ready in inbox.hold(item, ids, time.monotonic() + float(self.param("embedding_wait"))):
+        for ready in inbox.hold(item, ids, float(self.param("embedding_wait"))):
             super().enqueue(ready)
 
     def idle(self) -> bool:
@@ -125,7 +126,7 @@ class StressNode(ModelNode):
 
     def _release_expired(self) -> None:
         inbox = self.inbox if self.is_active else None
-        for ready in inbox.expired(time.monotonic()) if inbox is not None else []:
+        for ready in inbox.expired() if inbox is not None else []:
             super().enqueue(ready)
 
     def _emotion_node_present(self) -> bool:
@@ -188,6 +189,7 @@ class StressNode(ModelNode):
         values["embeddings_computed_here"] = str(self.own_embeddings)
         if self.inbox is not None:
             values["frames_dropped_waiting_for_embeddings"] = str(self.inbox.dropped)
+            values["embedding_wait_s"] = f"{self.inbox.current_wait(float(self.param('embedding_wait'))):.3f}"
         return values
 
 
