@@ -48,7 +48,9 @@ def pipe(tmp_path_factory):
         overrides={
             "*": {"diagnostics_period": 0.2},
             "source": {"as_fast_as_possible": True, "stamp_source": "video"},  # stamps 1/15 s apart however slow the machine
-            "stress": {"min_seconds": 0.45},  # a short clip: output from the 4th frame of a face (0.2 s + one 0.25 s step)
+            # a short clip: output from the 4th frame of a face (0.2 s + one 0.25 s step); a loaded CI
+            # machine's first embeddings can take longer than the default 0.2 s wait
+            "stress": {"min_seconds": 0.45, "embedding_wait": 1.0},
         },
     )
     comp = Composition(config, context=ros.context, log=lambda text: print(f"[composition] {text}"))
@@ -123,8 +125,8 @@ def test_the_emotion_cnn_runs_once_per_face(pipe):
     the CNN again (the graph sets publish_embedding on the emotion node)."""
     stress = pipe.comp.nodes["stress"]
     assert pipe.comp.nodes["emotion"].get_parameter("publish_embedding").value is True
-    # (the first embeddings can come after embedding_wait while the emotion node warms up on a
-    # loaded machine; later ones are waited for as long as they have been taking)
+    # (an embedding later than the wait is computed here; later frames then wait as long as the
+    # embeddings have been taking)
     assert stress.shared_embeddings >= FRAMES - 6 and stress.own_embeddings <= 3
 
 
