@@ -29,6 +29,7 @@ class PipelineConfig:
     delegate: str = "xnnpack"
     num_threads: int = 1
     min_confidence: float = 0.4
+    test_time_mirror: bool = False  # the emotion node's parameter of the same name
 
 
 @dataclass
@@ -76,7 +77,7 @@ class PerceptionPipeline:
             r = FaceResult(face)
             if self.emotion is not None:
                 t = time.perf_counter()
-                probs, emb = self.emotion.infer(face.crop)
+                probs, emb = self.emotion.infer(face.crop, self.config.test_time_mirror)
                 r.emotion = interpret(probs, emb, self.config.min_confidence)
                 timings["emotion"] += (time.perf_counter() - t) * 1e3
             if self.stress is not None:

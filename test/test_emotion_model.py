@@ -45,3 +45,22 @@ def test_wrong_crop_shape_is_refused(shape):
     with pytest.raises(ValueError, match="48"):
         model.infer(np.zeros(shape, np.uint8))
     model.close()
+
+
+def test_test_time_mirror_averages_both_views_and_keeps_the_face_s_embedding():
+    import cv2
+    from skimage import data
+
+    face = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)[30:230, 130:330], (48, 48))
+    model = EmotionModel(default_model_path("emotion"))
+    try:
+        own, own_emb = model.infer(face)
+        flipped, _ = model.infer(np.ascontiguousarray(face[:, ::-1]))
+        both, both_emb = model.infer(face, mirror=True)
+    finally:
+        model.close()
+    if not METRICS["architecture"].get("flip_tta_in_model"):  # (a model that mirrors inside sees one view)
+        assert not np.allclose(own, flipped, atol=1e-3)  # the two views differ, so the average is seen
+    expected = (own + flipped) / np.sum(own + flipped)
+    assert np.allclose(both, expected, atol=1e-5) and np.isclose(both.sum(), 1.0)
+    assert np.array_equal(both_emb, own_emb)

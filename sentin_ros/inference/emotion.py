@@ -51,16 +51,23 @@ class EmotionModel:
         self._emb = self.runtime.output_by_shape(EMBEDDING_SHAPE).index
         self.runtime.warm_up()
 
-    def infer(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """crop: 48×48 uint8 grayscale -> (probabilities (7,), embedding (256,))."""
+    def infer(self, crop: np.ndarray, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """crop: 48×48 uint8 grayscale -> (probabilities (7,), embedding (256,)).
+
+        mirror: also run the mirror image and average the two views' probabilities (two runs;
+        the embedding stays the face's own, the one the stress model was trained on)."""
         if crop.shape != (48, 48):
             raise ValueError(f"crop must be 48×48, got {crop.shape}")
-        x = (crop.astype(np.float32) / 255.0).reshape(INPUT_SHAPE)
-        out = self.runtime.run({self._in: x})
-        probs = np.clip(out[self._probs].reshape(7), 0.0, None)
+        probs, embedding = self._run(crop)
+        if mirror:
+            probs = 0.5 * (probs + self._run(np.ascontiguousarray(crop[:, ::-1]))[0])
         total = probs.sum()
         probs = probs / total if total > 0 else np.full(7, 1 / 7, np.float32)
-        return probs.astype(np.float32), out[self._emb].reshape(256)
+        return probs.astype(np.float32), embedding
+
+    def _run(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = self.runtime.run_pixels({self._in: crop.reshape(INPUT_SHAPE)}, 1.0 / 255.0)
+        return np.clip(out[self._probs].reshape(7), 0.0, None), out[self._emb].reshape(256)
 
     def describe(self) -> str:
         return self.runtime.describe()
