@@ -93,6 +93,20 @@ def train(a) -> dict:
         xpub, ypub = xpub[:a.limit_eval], ypub[:a.limit_eval]
     targets = torch.from_numpy(build_targets(d, tg, a)[:len(xtr)])
     xtr_t = torch.from_numpy(xtr)
+    bank_x = bank_t = None
+    if a.teacher_bank:  # augmented views labelled by the teacher on their own pixels (teacher_bank)
+        bank = np.load(a.teacher_bank)
+        if str(bank["teacher_sha256"]) != str(tg["teacher_sha256"]):
+            raise SystemExit("the teacher bank comes from another teacher than targets.npz")
+        bank_x = torch.from_numpy(bank["images"][:, :len(xtr)])
+        train_rows = d["usage"] == D.SPLITS["Training"]
+
+        def with_view(view_probs):
+            t = tg["teacher"].copy()
+            t[train_rows] = view_probs
+            return build_targets(d, {**tg, "teacher": t}, a)[:len(xtr)]
+
+        bank_t = torch.from_numpy(np.stack([with_view(bt) for bt in bank["teacher"]]))
 
     torch.manual_seed(a.seed)
     net = SmallAffectiveCNN(a.config, dropout=a.dropout).to(memory_format=torch.channels_last)
@@ -153,8 +167,17 @@ def train(a) -> dict:
             x = xtr_t[idx].unsqueeze(1).float().div_(255)
             x = augment(x, g, rot_deg=a.rot, scale=a.scale, shift=a.shift,
                         erase_p=a.erase_p, photometric=a.photometric)
-            x = x.contiguous(memory_format=torch.channels_last)
             yt = targets[idx]
+            if bank_x is not None:
+                use = torch.nonzero(torch.rand(len(idx), generator=g) < a.bank_p)[:, 0]
+                view = torch.randint(0, len(bank_x), (len(use),), generator=g)
+                xb = bank_x[view, idx[use]].unsqueeze(1).float().div_(255)
+                flip = torch.rand(len(use), generator=g) < 0.5  # free: the teacher averages both
+                xb[flip] = xb[flip].flip(3)
+                x[use] = xb
+                yt = yt.clone()
+                yt[use] = bank_t[view, idx[use]]
+            x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
                 logits = net(x)[0]
             loss = -(yt * F.log_softmax(logits.float(), 1)).sum(1).mean()
@@ -256,6 +279,10 @@ def main(argv=None) -> int:
     ap.add_argument("--shift", type=float, default=0.08)
     ap.add_argument("--photometric", type=float, default=0.2)
     ap.add_argument("--erase-p", type=float, default=0.25)
+    ap.add_argument("--teacher-bank", default="",
+                    help="teacher_bank.py output: a share (--bank-p) of each batch is a random "
+                         "augmented view of the face with the teacher's output on that view")
+    ap.add_argument("--bank-p", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--bf16", action="store_true",
