@@ -76,6 +76,18 @@ def gap(groups: dict, key: str, min_n: int = 30) -> dict:
     return {"best": best, "worst": worst, "gap": float(abs(ok[best] - ok[worst])), "min_n": min_n}
 
 
+def gap_interval(correct: np.ndarray, group: np.ndarray, min_n: int = 30, reps: int = 2000, seed: int = 0) -> dict:
+    """Bootstrap (faces resampled within each group) 5th-95th percentile of the best-worst gap in
+    the share of `correct`: how far the measured gap could move on another sample of this size."""
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(group == g) for g in sorted(set(group.tolist())) if g >= 0 and (group == g).sum() >= min_n]
+    gaps = np.empty(reps)
+    for i in range(reps):
+        acc = [correct[rng.choice(m, len(m))].mean() for m in members]
+        gaps[i] = max(acc) - min(acc)
+    return {"p05": float(np.percentile(gaps, 5)), "p95": float(np.percentile(gaps, 95)), "reps": reps}
+
+
 def report(pred_age, spread, pf, age, gender, race) -> dict:
     out = group_scores(pred_age, pf, age, gender, np.ones(len(age), bool))
     out["age_spread_mean"] = float(spread.mean())
@@ -112,6 +124,7 @@ def report(pred_age, spread, pf, age, gender, race) -> dict:
         "gender_age_mae": gap(out["per_gender"], "age_mae"),
         "race_x_gender_gender_accuracy": gap(per_race_gender, "gender_accuracy"),
     }
+    out["gaps"]["race_gender_accuracy"]["bootstrap_90"] = gap_interval((pf >= 0.5) == gender, race)
     return out
 
 
