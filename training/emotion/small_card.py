@@ -41,10 +41,31 @@ def render(m: dict, large: dict | None) -> str:
         r = tbl.get(path, {}) if isinstance(tbl, dict) else {}
         return f"{r['median_ms']:.3f} / {r['p99_ms']:.3f} ms" if "median_ms" in r else "n/a"
 
-    stem = " → ".join(f"conv3×3 {c} (stride {s}) + BN + ReLU" for c, s in ar["stem"])
+    stem = "\n        ".join(f"conv3×3 {c} (stride {s}) + BN + ReLU" for c, s in ar["stem"])
+    ir = ar["inverted_residual_stages"]
     stages = "\n".join(
         f"   {b['blocks']} × inverted residual, expand ×{b['expand']}, {b['channels']} channels, "
-        f"first stride {b['stride']}" for b in ar["inverted_residual_stages"])
+        f"first stride {b['stride']}" for b in ir)
+    blocks = (f""" blocks
+{stages}
+        (inverted residual = 1×1 expand + BN + ReLU → depthwise 3×3 + BN + ReLU → 1×1 project
+         + BN, identity shortcut when stride 1 and equal width)
+""" if ir else "")
+    args = tr.get("args") or {}
+    bank = ("" if not args.get("teacher_bank") else
+            f" It was also run on fixed augmented views of every Training face (`teacher_bank.py`:"
+            f" rotation, scale, shift, flip, contrast, erasing), and {100 * args.get('bank_p', 0.5):.0f} % of each batch"
+            " trained on a random view with the teacher's output on exactly those pixels.")
+    kind = ("small inverted-residual CNN (MobileNetV2-style blocks)" if ir else
+            f"small plain CNN ({len(ar['stem'])} 3×3 convolutions, no depthwise layers)")
+    side, sides = 48, []
+    for _, st in ar["stem"]:
+        side //= st
+        sides.append(side)
+    for b in ir:
+        side //= b["stride"]
+        sides.append(side)
+    sides = [f"{v}×{v}" for i, v in enumerate(sides) if i == 0 or v != sides[i - 1]]
     per = pv8["per_class"]
     rows = "\n".join(f"| {c} | {per[c]['precision']:.3f} | {per[c]['recall']:.3f} | "
                      f"{per[c]['f1']:.3f} | {per[c]['support']} |" for c in CLASSES)
@@ -56,8 +77,8 @@ def render(m: dict, large: dict | None) -> str:
                "does not pay enough on PublicTest to be worth two calls")
     return f"""# Model card: `affective_cnn_int8.tflite`, small facial-expression classifier (FER2013, 7 classes)
 
-**What it is.** The default emotion model of sentin_ros since issue 13: a small inverted-residual
-CNN (MobileNetV2-style blocks) distilled from the large model. It reads a 48×48 grayscale face
+**What it is.** The default emotion model of sentin_ros since issue 13: a {kind}
+distilled from the large model. It reads a 48×48 grayscale face
 crop and gives the probabilities of the 7 FER2013 expression classes and a 256-d embedding, in
 **one pass of {ar['multiply_accumulates'] / 1e6:.2f} M multiply-accumulates** (no mirror pass;
 the large model needs about 280 M). The file is full-integer INT8 LiteRT, {sz['int8_tflite'] / 1e6:.2f} MB.
@@ -77,7 +98,7 @@ person feels.
 | Same interface as | the large model `{large_path}` (card `models/affective_cnn_large_int8.md`): `sentin_ros/inference/emotion.py` runs either unchanged |
 | FP32 parent | `{ffp}`, {sz['fp32_tflite']:,} bytes, not committed (reference only) |
 | Metrics | `models/affective_cnn.metrics.json` (sha256 of the .tflite: `{m['sha256'][:16]}…`) |
-| Training code | `training/emotion/small_*.py`, `distill.py` (see `training/README.md`) |
+| Training code | `training/emotion/small_*.py`, `distill.py`, `teacher_bank.py` (see `training/README.md`) |
 | Licence of the data | FER2013 has **no explicit licence** and is used for research (cite Goodfellow et al. 2013). FER+ labels are MIT (Microsoft). This model was trained on FER2013 and on outputs of a model trained on FER2013; anyone who uses it must take that into account |
 
 ## Data
@@ -96,27 +117,25 @@ person feels.
   (the FER+ test set) and 3,372 PublicTest rows.
 * **Teacher**: the large model (`{large_path}`, sha256 `{(tr.get('teacher_sha256') or '')[:16]}…`,
   mirror-averaged as it was deployed) run once on the Training images; its probabilities are
-  cached (`training/out/emotion_small/targets.npz`).
+  cached (`targets.npz`).{bank}
 
 ## Architecture
 
 ```
 input 48×48×1 (pixel/255)
- stem   {stem}
- blocks
-{stages}
-        (inverted residual = 1×1 expand + BN + ReLU → depthwise 3×3 + BN + ReLU → 1×1 project
-         + BN, identity shortcut when stride 1 and equal width)
- head   1×1 conv {ar['head_channels']} + BN + ReLU → global average pool
+ convs  {stem}
+{blocks} head   1×1 conv {ar['head_channels']} + BN + ReLU → global average pool
  embedding  Dense {ar['embedding_dim']} (no bias) + BN + ReLU        (= the 256-d embedding output)
  logits     Dense 7 → softmax                                (= the probabilities output)
 ```
 
-Resolution: 48×48 for the first conv only, then 24×24, 12×12, 6×6. Stride-2 convolutions pad
-one pixel on each side. Dropout 0.1 before the last Dense in training only. BatchNorm is folded
-by the converter. The width and the early downsampling were chosen by measuring the INT8
-latency of candidate configurations with AVX2 kernels (below): keeping 48×48 through several
-blocks costs more time than it saves MACs.
+Feature maps: {", ".join(sides)}. Stride-2 convolutions pad one pixel on each side. Dropout
+0.1 before the last Dense in training only. BatchNorm is folded by the converter. The layer
+types, the width and the early downsampling were chosen by measuring the INT8 latency of
+candidate configurations with AVX2 kernels (`training/emotion/tools/latency_sweep.py`, results
+in `training/emotion/runs/latency_sweep.json`): without VNNI, XNNPACK's int8 depthwise
+convolutions cost about 9× more per multiply-accumulate than its dense ones, and a stride-1
+first convolution at 48×48 costs more time than it saves MACs.
 
 **The embedding** is the input of the last Dense layer: post-BN, post-ReLU, non-negative, one
 view. It is a different feature space from the large model's embedding (same size), so any
