@@ -17,7 +17,7 @@ class EmotionNode(ModelNode):
         self.declare("emotion_topic", "emotion", "Output Emotion topic (one message per face and frame).")
         self.declare("min_confidence", 0.4, "Top-class probability below which the label is 'uncertain'.", (0.0, 1.0))
         self.declare("smoothing", 0.0, "Per-face exponential smoothing of the probabilities: 0 = off, 0.9 = heavy.", (0.0, 0.99))
-        self.declare("test_time_mirror", False, "Average the probabilities of the face and its mirror image: two CNN runs a face (the model card says what it gains).")
+        self.declare("test_time_mirror", False, "Average the probabilities of the face and its mirror image: two CNN runs a face (the model card says what it gains; a model that mirrors inside, as the large one does, gains nothing).")
         self.declare("publish_embedding", True, "Fill Emotion.embedding with the 256-d CNN features (the stress node uses them instead of running the CNN again; 1 KB a face).")
         self._smoother: ProbabilitySmoother | None = None
 
