@@ -37,9 +37,9 @@ class _Pending:
         return all(i in self.got for i in self.ids)
 
 
-LATE_MARGIN = 1.5  # wait this many times the latest recent arrival
-RECENT = 32  # arrivals remembered for that,
-RECENT_S = 5.0  # within this many seconds (none since, e.g. the emotion node inactive: the base wait)
+LATE_MARGIN = 1.5  # wait this many times the latest recent arrival: of the last RECENT arrivals,
+RECENT = 32
+RECENT_S = 5.0  # those of the last 5 s (none, e.g. the emotion node inactive: the base wait)
 
 
 class EmbeddingInbox:

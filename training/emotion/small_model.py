@@ -51,10 +51,11 @@ CONFIGS.update({
     "b3": ([(16, 1), (24, 2)], [(3, 24, 2, 1), (3, 48, 2, 2), (4, 80, 3, 2)], 384),
     "b4": ([(16, 1), (32, 2)], [(2, 32, 1, 1), (3, 48, 2, 2), (4, 96, 3, 2)], 384),
 })
-# Plain 3x3 convolutions (no inverted residuals): XNNPACK's int8 kernels on AVX2 run these
-# ~1.5x faster per multiply-accumulate than the depthwise blocks above (b4 19.4 M MACs: 1.03 ms
-# int8 with CPUID masked to AVX2; d3 16.1 M: 0.58 ms; d4 21.3 M: 0.75 ms), and oneDNN trains
-# them in bf16 (AMX) about 2x faster per step than b4 in float32 (bf16 slows the depthwise ones).
+# Plain 3x3 convolutions (no inverted residuals): without VNNI, XNNPACK's int8 depthwise kernels
+# cost ~9x more per multiply-accumulate than its dense ones (tools/latency_sweep.py, quiet
+# estimates with CPUID masked to AVX2: b4 19.4 M MACs 1.13 ms; d3 16.1 M 0.64 ms; d5 18.9 M
+# 0.73 ms; d4 21.3 M 0.83 ms), and oneDNN trains them in bf16 (AMX) about 2x faster per step
+# than b4 in float32 (bf16 slows the depthwise ones).
 CONFIGS.update({
     "d3": ([(16, 2), (32, 1), (48, 2), (48, 1), (96, 2), (96, 1), (96, 1)], [], 256),
     "d4": ([(24, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)], [], 256),

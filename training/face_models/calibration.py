@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from sentin_ros.core.face_front_end import FaceFrontEnd, FrontEndConfig
+from sentin_ros.core.face_models import mediapipe_model
 from sentin_ros.media.sources import open_source, read_frames
 
 CLIPS = ("pexels_wolfgang_langer_640x360.mp4", "noface_face.mov", "face_then_noface_960x540.mov")
@@ -102,9 +103,10 @@ def main() -> None:
     ap.add_argument("--held-out", action="store_true", help="the held-out material instead (for the agreement check)")
     a = ap.parse_args()
     got = collect(a.shared, a.every, held_out=a.held_out)
+    got.update({f"{role}_model": np.array(mediapipe_model(role)) for role in ("landmarks", "iris")})  # for quantize.py
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     np.savez_compressed(a.out, **got)
-    print({k: v.shape for k, v in got.items()})
+    print({k: v.shape for k, v in got.items() if v.ndim})
 
 
 if __name__ == "__main__":

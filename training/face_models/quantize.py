@@ -25,21 +25,7 @@ import numpy as np
 
 from .rebuild import TfliteGraph, build_function
 
-MODELS = {
-    "face_landmark": ("face_landmark/face_landmark.tflite", 192),
-    "iris_landmark": ("iris_landmark/iris_landmark.tflite", 64),
-}
-
-
-def mediapipe_modules() -> str:
-    """The mediapipe wheel's modules folder (from the runtime venv; the TF venv has no mediapipe)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    site = os.path.join(here, "..", "..", ".venv", "lib")
-    for root, dirs, _ in os.walk(site):
-        if root.endswith(os.path.join("mediapipe", "modules")):
-            return root
-        dirs[:] = [d for d in dirs if d in ("python3.11", "site-packages", "mediapipe", "modules")]
-    raise FileNotFoundError("mediapipe is not installed in .venv (make setup)")
+MODELS = {"face_landmark": ("landmarks", 192), "iris_landmark": ("iris", 64)}  # -> calib.npz's model paths
 
 
 def convert(fn, size: int, calib: np.ndarray | None) -> bytes:
@@ -122,15 +108,15 @@ def main() -> None:
     ap.add_argument("--max-calib", type=int, default=500, help="calibration crops per model")
     a = ap.parse_args()
     calib, held = np.load(a.calib), np.load(a.held_out)
-    modules = mediapipe_modules()
     report = {}
-    for kind, (rel, size) in MODELS.items():
+    for kind, (role, size) in MODELS.items():
         if a.only and kind != a.only:
             continue
         key = "faces" if kind == "face_landmark" else "eyes"
-        g = TfliteGraph(os.path.join(modules, rel))
+        path = str(calib[f"{role}_model"])  # the runtime venv's mediapipe wheel (the TF venv has none)
+        g = TfliteGraph(path)
         fn = build_function(g)
-        with open(os.path.join(modules, rel), "rb") as f:
+        with open(path, "rb") as f:
             shipped = f.read()
         rebuilt = convert(fn, size, None)
         ref = run_all(shipped, held[key])
