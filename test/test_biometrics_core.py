@@ -91,6 +91,19 @@ def test_age_statistics_groups_and_confidence():
     assert sure.confidence > 0.7 > 0.1 > unsure.confidence
 
 
+def test_gender_is_withheld_for_apparent_children_only():
+    child, adult = np.eye(len(AGE_CENTRES))[2], np.eye(len(AGE_CENTRES))[8]  # 8 and 32 years
+    kid = estimate(1, child, 0.95, 5)
+    assert not kid.gender_estimated and np.isnan(kid.gender_female_probability)
+    grown = estimate(1, adult, 0.95, 5)
+    assert grown.gender_estimated and grown.gender_female_probability == pytest.approx(0.95)
+    # without the gender margin the confidence is the age part's alone: not lowered by it
+    assert kid.confidence == pytest.approx(grown.confidence / 0.9)
+    assert estimate(1, child, 0.95, 5, gender_min_age=0.0).gender_estimated
+    s = BiometricsSmoother(horizon=4, gender_min_age=40.0)
+    assert not s.update(1, adult, 0.9).gender_estimated  # 32 < 40: the node's parameter decides
+
+
 def test_smoother_averages_per_track_and_forgets_retired_tracks():
     s = BiometricsSmoother(horizon=4)
     young, old = np.eye(len(AGE_CENTRES))[5], np.eye(len(AGE_CENTRES))[15]  # 20 and 60 years
@@ -129,6 +142,10 @@ def test_card_figures_match_the_test_split():
     metrics = json.loads((ROOT / "models" / "soft_biometrics.metrics.json").read_text())
     got = evaluate(str(ROOT / "models" / "soft_biometrics_int8.tflite"), str(UTK), "test")
     want = metrics["test"]["int8"]
+    shown, want_shown = got["published"], metrics["test_published_int8"]
+    assert shown["gender_min_age"] == want_shown["gender_min_age"]
+    assert shown["coverage"] == pytest.approx(want_shown["coverage"], abs=1e-9)
+    assert shown["race_gender_accuracy_gap"]["gap"] == pytest.approx(want_shown["race_gender_accuracy_gap"]["gap"], abs=1e-9)
     assert got["n"] == want["n"]
     assert got["age_mae"] == pytest.approx(want["age_mae"], abs=1e-6)
     assert got["gender_accuracy"] == pytest.approx(want["gender_accuracy"], abs=1e-9)
@@ -138,6 +155,9 @@ def test_card_figures_match_the_test_split():
     card = (ROOT / "models" / "soft_biometrics_int8.md").read_text()
     figures = {f"{got['age_mae']:.2f}", f"{100 * got['gender_accuracy']:.2f}",
                *(f"{100 * g['gender_accuracy']:.2f}" for g in got["per_race"].values() if g["n"]),
-               *(f"{g['age_mae']:.2f}" for g in got["per_age_group"].values() if g["n"])}
+               *(f"{g['age_mae']:.2f}" for g in got["per_age_group"].values() if g["n"]),
+               f"{100 * shown['gender_accuracy']:.2f}", f"{100 * shown['race_gender_accuracy_gap']['gap']:.2f}",
+               *(f"{100 * g['gender_accuracy']:.2f}" for g in shown["per_race"].values()),
+               *(f"{100 * g['coverage']:.1f}" for g in shown["per_race"].values())}
     missing = sorted(f for f in figures if not re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", card))
     assert not missing, f"the card does not state {missing}"

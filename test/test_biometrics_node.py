@@ -1,4 +1,5 @@
 """The (opt-in) biometrics node through real rclpy, on the committed INT8 model and a real face."""
+import math
 import time
 
 import pytest
@@ -53,10 +54,18 @@ def test_astronaut_gets_an_age_and_a_gender_probability_with_header_and_id(ros, 
     # Eileen Collins, about 40 in the NASA portrait, annotated "female" by any UTKFace annotator
     assert 22.0 < b.age < 60.0 and 0.5 < b.age_uncertainty < 25.0
     assert b.age_group in {name for _, name in AGE_GROUPS}
-    assert b.gender_female_probability > 0.5 and 0.0 <= b.confidence <= 1.0
+    assert b.gender_estimated and b.gender_female_probability > 0.5 and 0.0 <= b.confidence <= 1.0
     last = got[-1]
     assert last.frames >= 3 and abs(last.age - b.age) < 1e-3  # the same face: the average does not move
     assert last.confidence > b.confidence  # more frames, more settled
+
+
+def test_gender_is_withheld_below_gender_min_age(ros, astronaut_faces):
+    _active(ros, gender_min_age=110.0)  # every face looks younger than that
+    got = _run(ros, astronaut_faces, n=2)
+    assert got, "no Biometrics published"
+    assert all(not b.gender_estimated and math.isnan(b.gender_female_probability) for b in got)
+    assert 22.0 < got[0].age < 60.0 and 0.0 < got[-1].confidence <= 1.0  # the age is still given
 
 
 def test_low_quality_faces_get_nothing(ros, astronaut_faces):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..inference.biometrics import BiometricsModel, BiometricsSmoother
+from ..inference.biometrics import GENDER_MIN_AGE, BiometricsModel, BiometricsSmoother
 from .convert.outputs import biometrics_fields, biometrics_msg
 from .model_node import ModelNode
 
@@ -23,6 +23,7 @@ class BiometricsNode(ModelNode):
         super().__init__(node_name, **kwargs)
         self.declare("biometrics_topic", "biometrics", "Output Biometrics topic (one message per good face and frame).")
         self.declare("smoothing_frames", 30, "Per-track averaging: a running mean over the track's first N frames, then an exponential average with an N-frame horizon. 1 = off.", (1, 100000))
+        self.declare("gender_min_age", GENDER_MIN_AGE, "Apparent age (years, smoothed) under which gender is withheld: gender_female_probability NaN, gender_estimated false. The model's gender is close to a guess for children (74.7 % on UTKFace ages 0-12). 0 = never withheld.", (0.0, 120.0))
         self._smoother: BiometricsSmoother | None = None
         self.faces_without_crop = 0
 
@@ -33,7 +34,7 @@ class BiometricsNode(ModelNode):
         from sentin_ros.msg import Biometrics
 
         self.configure_models()
-        self._smoother = BiometricsSmoother(int(self.param("smoothing_frames")))
+        self._smoother = BiometricsSmoother(int(self.param("smoothing_frames")), float(self.param("gender_min_age")))
         self.open_output(Biometrics, self.param("biometrics_topic"))
 
     def release_state(self) -> None:

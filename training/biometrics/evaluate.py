@@ -128,6 +128,27 @@ def report(pred_age, spread, pf, age, gender, race) -> dict:
     return out
 
 
+def published(pred_age, pf, age, gender, race, gender_min_age: float) -> dict:
+    """Gender as the node publishes it: withheld for faces the model thinks younger than
+    gender_min_age (inference.biometrics.GENDER_MIN_AGE). Accuracy on the faces it speaks for,
+    and the share of each group it speaks for (`coverage`), so a group cannot look better by
+    being left out more."""
+    shown = pred_age >= gender_min_age
+    races = [r for r in sorted(set(race.tolist())) if r >= 0]
+    per_race = {}
+    for r in races:
+        cell = group_scores(pred_age, pf, age, gender, (race == r) & shown)
+        per_race[str(r)] = {"name": D.RACES.get(int(r), "?"), **cell, "coverage": float(shown[race == r].mean())}
+    groups = age_group_of(age)
+    per_age = {name: {"n": int((groups == name).sum()), "coverage": float(shown[groups == name].mean()) if (groups == name).any() else None}
+               for _, name in AGE_GROUP_BOUNDS}
+    g = gap(per_race, "gender_accuracy")
+    g["bootstrap_90"] = gap_interval((pf >= 0.5) == gender, np.where(shown, race, -1))
+    return {"gender_min_age": gender_min_age, "coverage": float(shown.mean()),
+            "gender_accuracy": float(((pf[shown] >= 0.5) == gender[shown]).mean()),
+            "per_race": per_race, "per_age_group_coverage": per_age, "race_gender_accuracy_gap": g}
+
+
 def recrop(images: np.ndarray, upscale: int = 4, pad: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """The face stage's crop_color of each face (see --recrop) -> (crops, found mask)."""
     import cv2
@@ -148,7 +169,9 @@ def recrop(images: np.ndarray, upscale: int = 4, pad: int = 128) -> tuple[np.nda
 
 
 def evaluate(model_path: str, data_path: str, split: str = "test", images: np.ndarray | None = None, num_threads: int = 1,
-             recropped: bool = False, limit: int = 0) -> dict:
+             recropped: bool = False, limit: int = 0, gender_min_age: float | None = None) -> dict:
+    from sentin_ros.inference.biometrics import GENDER_MIN_AGE
+
     labels = D.load_labels(data_path)
     n_all = len(labels["age"])
     rows = np.arange(n_all) if split == "all" else D.split_indices(n_all)[split]
@@ -162,6 +185,8 @@ def evaluate(model_path: str, data_path: str, split: str = "test", images: np.nd
     pred_age, spread, pf, dt = predict(model_path, imgs, num_threads)
     out = {"model": model_path, "data": data_path, "split": split, "split_seed": D.SPLIT_SEED,
            **report(pred_age, spread, pf, labels["age"][rows], labels["gender"][rows], labels["race"][rows])}
+    out["published"] = published(pred_age, pf, labels["age"][rows], labels["gender"][rows], labels["race"][rows],
+                                 GENDER_MIN_AGE if gender_min_age is None else gender_min_age)
     out["seconds_per_face"] = dt
     if recropped:
         out["recrop_missed"] = missed
@@ -176,9 +201,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--recrop", action="store_true", help="evaluate on the face stage's own crop of each face (see above)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N rows of the split")
+    ap.add_argument("--gender-min-age", type=float, default=None,
+                    help="the node's gender_min_age for the `published` section (default: the node's default, 13)")
     ap.add_argument("--json", action="store_true", help="print the whole report as JSON")
     a = ap.parse_args(argv)
-    r = evaluate(a.model, a.data, a.split, num_threads=a.threads, recropped=a.recrop, limit=a.limit)
+    r = evaluate(a.model, a.data, a.split, num_threads=a.threads, recropped=a.recrop, limit=a.limit, gender_min_age=a.gender_min_age)
     if a.json:
         print(json.dumps(r, indent=1))
         return 0
@@ -188,6 +215,11 @@ def main(argv=None) -> int:
         for k, v in r[key].items():
             if v["n"]:
                 print(f"  {title} {k} {v.get('name', '')}: n={v['n']} age MAE {v['age_mae']:.2f} y, gender {100 * v['gender_accuracy']:.2f} %")
+    p = r["published"]
+    print(f"gender as published (withheld below {p['gender_min_age']:g} apparent years): given for {100 * p['coverage']:.1f} % of the faces, "
+          f"{100 * p['gender_accuracy']:.2f} % right; race gap {100 * p['race_gender_accuracy_gap']['gap']:.2f} points")
+    for k, v in p["per_race"].items():
+        print(f"  race {k} {v['name']}: gender given for {100 * v['coverage']:.1f} %, {100 * v['gender_accuracy']:.2f} % right (n={v['n']})")
     return 0
 
 

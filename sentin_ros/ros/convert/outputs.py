@@ -16,7 +16,7 @@ from .types import RCLPY
 EMOTION_FIELDS = ("face_id", "label", "confidence", "probabilities", "valence", "arousal", "roi", "embedding")
 STRESS_FIELDS = ("face_id", "level", "confidence", "state", "window_frames", "window_seconds")
 GAZE_FIELDS = ("face_id", "x", "y", "on_screen", "calibrated", "direction", "yaw", "pitch", "roll", "confidence")
-BIOMETRICS_FIELDS = ("face_id", "age", "age_uncertainty", "age_group", "gender_female_probability", "confidence", "frames")
+BIOMETRICS_FIELDS = ("face_id", "age", "age_uncertainty", "age_group", "gender_female_probability", "gender_estimated", "confidence", "frames")
 FIELDS = {"emotion": EMOTION_FIELDS, "stress": STRESS_FIELDS, "gaze": GAZE_FIELDS, "biometrics": BIOMETRICS_FIELDS}
 
 
@@ -52,7 +52,8 @@ def biometrics_fields(est) -> dict:
     """From an inference.biometrics.BiometricsEstimate."""
     return {
         "face_id": int(est.face_id), "age": float(est.age), "age_uncertainty": float(est.age_uncertainty), "age_group": str(est.age_group),
-        "gender_female_probability": float(est.gender_female_probability), "confidence": float(est.confidence), "frames": int(est.frames),
+        "gender_female_probability": float(est.gender_female_probability), "gender_estimated": bool(est.gender_estimated),
+        "confidence": float(est.confidence), "frames": int(est.frames),
     }
 
 
@@ -84,7 +85,8 @@ def gaze_msg(header, f: dict, types=RCLPY):
 def biometrics_msg(header, f: dict, types=RCLPY):
     return types(
         "sentin_ros/msg/Biometrics", header=header, face_id=f["face_id"], age=f["age"], age_uncertainty=f["age_uncertainty"],
-        age_group=f["age_group"], gender_female_probability=f["gender_female_probability"], confidence=f["confidence"], frames=f["frames"],
+        age_group=f["age_group"], gender_female_probability=f["gender_female_probability"], gender_estimated=f["gender_estimated"],
+        confidence=f["confidence"], frames=f["frames"],
     )
 
 
