@@ -61,13 +61,15 @@ class EmotionModel:
         probs, embedding = self._run(crop)
         if mirror:
             probs = 0.5 * (probs + self._run(np.ascontiguousarray(crop[:, ::-1]))[0])
-        total = probs.sum()
-        probs = probs / total if total > 0 else np.full(7, 1 / 7, np.float32)
         return probs.astype(np.float32), embedding
 
     def _run(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One view: its probabilities renormalised (the INT8 outputs sum to 1 only to within
+        their quantization step), so that the mirror average weighs both views alike."""
         out = self.runtime.run_pixels({self._in: crop.reshape(INPUT_SHAPE)}, 1.0 / 255.0)
-        return np.clip(out[self._probs].reshape(7), 0.0, None), out[self._emb].reshape(256)
+        probs = np.clip(out[self._probs].reshape(7), 0.0, None)
+        total = probs.sum()
+        return (probs / total if total > 0 else np.full(7, 1 / 7, np.float32)), out[self._emb].reshape(256)
 
     def describe(self) -> str:
         return self.runtime.describe()
