@@ -152,6 +152,34 @@ def make_data(name: str, n: int, bank: gen.EmbeddingBank, stats, params, seed: i
 
 
 # ----------------------------------------------------------------------------------------- model
+MAX_ATTEMPTS = 4  # seeds tried when a run collapses
+
+
+def ckpt_dir_for(run_key: list, seed: int) -> str:
+    # seed 0 keeps the checkpoint folder of the runs made before restarts existed
+    tag = hashlib.sha256(json.dumps(run_key + ([seed] if seed else []), default=str).encode()).hexdigest()[:8]
+    return os.path.join(OUT, "ckpt", tag)
+
+
+def collapse_guard(val_inputs, min_std: float = 0.01):
+    """Stops a run whose output went constant: with some seeds and embedding banks every unit of
+    the ReLU head dies in the first epoch, the sigmoid then sits at one value and nothing learns
+    again (validation MAE frozen at that of a constant, 0.61). The caller starts over with the
+    next seed."""
+    import keras
+
+    class Guard(keras.callbacks.Callback):
+        collapsed = False
+
+        def on_epoch_end(self, epoch, logs=None):
+            out = self.model.predict(val_inputs, verbose=0)
+            if float(np.std(out)) < min_std:
+                self.collapsed = True
+                self.model.stop_training = True
+
+    return Guard()
+
+
 def build_model(mean: np.ndarray | None, var: np.ndarray | None, noise: float = 0.1, dropout: float = 0.1):
     import keras
     from keras import layers
@@ -318,37 +346,48 @@ def main() -> None:
     std_floor = 0.25 * float(np.median(np.sqrt(var[: gen.EMBED_DIM])))
     var = np.maximum(var, std_floor**2)
 
-    ckpt_dir = os.path.join(OUT, "ckpt")
     run_key = [ARCH_VERSION, bank_tr.source, DATA_VERSION, HOLD_FRAC, args.train_seqs, params.to_dict(), CHANNELS, DILATIONS, HUBER_DELTA, CALM_WEIGHT,
                args.epochs, args.lr, args.batch, args.pad_frac, args.consistency]
-    tag = hashlib.sha256(json.dumps(run_key, default=str).encode()).hexdigest()[:8]
-    ckpt_dir = os.path.join(ckpt_dir, tag)
-    if args.fresh and os.path.isdir(ckpt_dir):
-        import shutil
+    wtr = np.where(np.isin(ktr, ["calm", "talking"]), CALM_WEIGHT, 1.0).astype(np.float32)
+    for seed in range(MAX_ATTEMPTS):
+        keras.utils.set_random_seed(seed)
+        ckpt_dir = ckpt_dir_for(run_key, seed)
+        if args.fresh and os.path.isdir(ckpt_dir):
+            import shutil
 
-        shutil.rmtree(ckpt_dir)
-    os.makedirs(ckpt_dir, exist_ok=True)
-    best_path = os.path.join(ckpt_dir, "best.weights.h5")
-
-    model = build_model(mean, var)
-    trainer = pair_model(model)
-    steps = int(np.ceil(len(xtr) / args.batch)) * args.epochs
-    sched = keras.optimizers.schedules.CosineDecay(args.lr, steps, alpha=0.05)
-    # Huber with a small delta ~ L1: fits the conditional median (what the MAE measures), which does not
-    # hedge upwards on calm-looking windows the way the MSE mean does.
-    trainer.compile(optimizer=keras.optimizers.Adam(sched), loss=pair_loss(args.consistency), metrics=["mae"])
-    log(f"model: {model.count_params()} parameters; checkpoints in {ckpt_dir}")
-    cbs = [
-        keras.callbacks.BackupAndRestore(os.path.join(ckpt_dir, "backup")),
-        keras.callbacks.ModelCheckpoint(best_path, monitor="val_mae", save_best_only=True, save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(ckpt_dir, "history.csv"), append=True),
-    ]
-    done_flag = os.path.join(ckpt_dir, "done")
-    if not os.path.isfile(done_flag):
-        wtr = np.where(np.isin(ktr, ["calm", "talking"]), CALM_WEIGHT, 1.0).astype(np.float32)
+            shutil.rmtree(ckpt_dir)
+        os.makedirs(ckpt_dir, exist_ok=True)
+        best_path = os.path.join(ckpt_dir, "best.weights.h5")
+        if os.path.isfile(os.path.join(ckpt_dir, "collapsed")):
+            continue
+        model = build_model(mean, var)
+        trainer = pair_model(model)
+        steps = int(np.ceil(len(xtr) / args.batch)) * args.epochs
+        sched = keras.optimizers.schedules.CosineDecay(args.lr, steps, alpha=0.05)
+        # Huber with a small delta ~ L1: fits the conditional median (what the MAE measures), which does not
+        # hedge upwards on calm-looking windows the way the MSE mean does.
+        trainer.compile(optimizer=keras.optimizers.Adam(sched), loss=pair_loss(args.consistency), metrics=["mae"])
+        log(f"model: {model.count_params()} parameters; seed {seed}; checkpoints in {ckpt_dir}")
+        guard = collapse_guard([xva[:512, :-1], xva[:512, 1:]])
+        cbs = [
+            keras.callbacks.BackupAndRestore(os.path.join(ckpt_dir, "backup")),
+            keras.callbacks.ModelCheckpoint(best_path, monitor="val_mae", save_best_only=True, save_weights_only=True),
+            keras.callbacks.CSVLogger(os.path.join(ckpt_dir, "history.csv"), append=True),
+            guard,
+        ]
+        done_flag = os.path.join(ckpt_dir, "done")
+        if os.path.isfile(done_flag):
+            break
         trainer.fit([xtr[:, :-1], xtr[:, 1:]], ytr, sample_weight=wtr, validation_data=([xva[:, :-1], xva[:, 1:]], yva),
                     epochs=args.epochs, batch_size=args.batch, callbacks=cbs, verbose=2)
+        if guard.collapsed:
+            log(f"seed {seed}: the output went constant (dead ReLUs); starting over with seed {seed + 1}")
+            open(os.path.join(ckpt_dir, "collapsed"), "w").write("collapsed\n")
+            continue
         open(done_flag, "w").write("done\n")
+        break
+    else:
+        raise SystemExit(f"the training collapsed with each of {MAX_ATTEMPTS} seeds")
     trainer.load_weights(best_path)
 
     exp = export_model(model, mean, var)
@@ -404,7 +443,8 @@ def main() -> None:
                  "train_faces": int(len(bank_tr.labels)), "heldout_faces": int(len(bank_ho.labels)),
                  "pad_augment_fraction": args.pad_frac, "hold_augment_fraction": HOLD_FRAC, "epochs": args.epochs, "epochs_logged": epochs_run,
                  "training_pairs": "each training sequence is 16 steps: the windows ending at steps 15 and 16",
-                 "consistency_weight": args.consistency},
+                 "consistency_weight": args.consistency, "seed": seed,
+                 "collapsed_seeds": [s for s in range(seed) if os.path.isfile(os.path.join(ckpt_dir_for(run_key, s), "collapsed"))]},
         "heldout_mae": {"fp32": mae_fp, "int8": mae_q, "int8_vs_fp32_mean_abs_diff": round(float(np.abs(y_q - y_fp).mean()), 4)},
         "contract_int8": c_int8,
         "contract_fp32": c_fp32,
