@@ -20,8 +20,15 @@ ROOT = Path(__file__).resolve().parents[3]
 SHARED_NPZ = ROOT.parent / "shared" / "datasets" / "fer2013.npz"
 RESULTS = ROOT / "benchmarks" / "results"
 FER_CACHE = ROOT / "out" / "fer"
-GOALS = {"inprocess_fps_1face": 100.0, "ros30_p50_ms": 15.0, "ros30_p99_ms": 30.0, "peer_ratio": 10.0, "rss_active_mb": 300.0,
-         "emotion_ms_per_face": 0.3}
+# Issue 13's table (it restates issue 6's frame-rate and latency goals for a camera's 30 fps);
+# RSS from issue 6. The emotion CNN's goal is for one AVX2 core: on a machine with AVX-512 VNNI
+# the same INT8 model runs several times faster, so it is only checked where AVX-512 is absent.
+GOALS = {"inprocess_fps_1face": 120.0, "ros30_emotion_p99_ms": 60.0, "max_fps_4faces": 30.0, "peer_ratio": 10.0,
+         "rss_active_mb": 300.0, "emotion_ms_per_face_avx2": 0.8}
+
+
+def avx512(machine_info: dict) -> bool:
+    return "avx512" in str(machine_info.get("instruction_set", ""))
 
 
 def log(text: str) -> None:

@@ -1,0 +1,27 @@
+"""`make bench`'s goal column and its list of missed goals (issue 13's table), on made-up results."""
+from sentin_ros.tools.bench.cli import goals, markdown
+
+
+def _result(isa: str, emotion_ms: float, four_face_fps: float, emotion_p99: float) -> dict:
+    return {
+        "machine": {"instruction_set": isa, "date_utc": "2026-12-01", "cpu": "x", "cpus_usable": 2, "ram_gb": 24,
+                    "git_commit": "abc", "load_avg_at_start": [0.5]},
+        "inprocess": {"one_face": {"fps_pipeline": 150.0, "ms_per_frame": {"mean": 6.7}, "fps_with_bag_decode": 140.0}},
+        "models": {"emotion INT8, 1 thread(s)": {"p50": emotion_ms, "p99": emotion_ms * 1.5}},
+        "ros_30fps": {"fps": 30, "drops_total": 0, "latency_ms": {"emotion": {"n": 300, "p50": 20.0, "p99": emotion_p99}},
+                      "active": {"rss_mb_max": 250.0, "cpu_cores_mean": 0.8}},
+        "max_rate_four_faces": {"max_fps_without_drops": four_face_fps},
+    }
+
+
+def test_the_emotion_goal_is_judged_on_avx2_machines_only():
+    slow = 1.2  # ms: over the 0.8 ms goal for one AVX2 core
+    assert any(m.startswith("emotion") for m in goals(_result("avx2 fma", slow, 30, 40)))
+    assert not any(m.startswith("emotion") for m in goals(_result("avx2 avx512f avx512_vnni", slow, 30, 40)))
+    assert "not comparable" in markdown(_result("avx2 avx512f", slow, 30, 40))
+
+
+def test_four_faces_at_camera_rate_and_the_emotion_latency_are_goals():
+    assert goals(_result("avx2", 0.5, 30, 40)) == []
+    missed = goals(_result("avx2", 0.5, 20, 75))
+    assert any("4 faces" in m for m in missed) and any("p99 75.0" in m for m in missed)
