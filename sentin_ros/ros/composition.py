@@ -1,7 +1,7 @@
 """The whole pipeline in one process, without `launch`: the same nodes, the same YAML.
 
-Builds the lifecycle nodes (source -> face -> emotion -> stress -> gaze, + debug view) in one
-MultiThreadedExecutor and drives them as launch/sentin.launch.py does: configure all, then
+Builds the lifecycle nodes (source -> face -> emotion -> stress -> gaze, + debug view), each
+spinning in its own single-threaded executor (ros/node_executors.py), and drives them as launch/sentin.launch.py does: configure all, then
 activate those that reached inactive, in pipeline order (the source last, so no frame is
 published before its consumers are listening). The nodes and their parameters come from the
 graph builder (ros/graph.py) that the launch file uses too. A node whose model file is missing
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 from . import param_file
 from .graph import FACE_CONSUMERS, GraphConfig, NodeSpec, precheck, yaml_parameters
+from .node_executors import NodeExecutors
 from .transport import use_shipped_dds_profile
 
 
@@ -73,8 +73,7 @@ class Composition:
         self.log = log or (lambda text: print(f"[sentin_ros] {text}", flush=True))
         self.nodes: dict[str, Any] = {}  # key -> node, pipeline order
         self.skipped: dict[str, str] = {}  # key -> reason
-        self.executor: MultiThreadedExecutor | None = None
-        self._spin_thread: threading.Thread | None = None
+        self.executor: NodeExecutors | None = None
         self._gated: list[str] = []
         self._dropped: list[Any] = []  # nodes left out after a failed transition: destroyed at shutdown
         self._sections = self.config.sections()
@@ -97,8 +96,7 @@ class Composition:
                 self.nodes[spec.key] = node
         if "face" not in self.nodes:
             raise CompositionError(f"the face node is required: {self.skipped.get('face')}")
-        n = max(4, len(self.nodes) + 2)
-        self.executor = MultiThreadedExecutor(num_threads=n, context=self.context)
+        self.executor = NodeExecutors(self.context, self.log)
         for node in self.nodes.values():
             self.executor.add_node(node)
 
@@ -181,8 +179,7 @@ class Composition:
         self.build()
         for node in extra_nodes:
             self.executor.add_node(node)
-        self._spin_thread = threading.Thread(target=self._spin, name="sentin_executor", daemon=True)
-        self._spin_thread.start()
+        self.executor.start()
         if not drive:
             return self
         self.configure()
@@ -191,18 +188,9 @@ class Composition:
         self.log(f"active: {', '.join(active)}")
         return self
 
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except (ExternalShutdownException, KeyboardInterrupt):
-            pass
-        except Exception as exc:  # must not happen (base_node guards transitions and inputs): say it loudly
-            self.log(f"executor stopped: {exc!r}")
-            raise
-
     def executor_alive(self) -> bool:
-        """The executor thread is spinning (it processes every node's callbacks)."""
-        return self._spin_thread is not None and self._spin_thread.is_alive()
+        """Every node's executor thread is spinning (they process the nodes' callbacks)."""
+        return self.executor is not None and self.executor.alive()
 
     # -- running ------------------------------------------------------------------------------
     def _gate(self, published: int, stop: threading.Event) -> None:
@@ -278,8 +266,6 @@ class Composition:
                 self.log(f"{node.get_name()}: shutdown: {exc}")
         if self.executor is not None:
             self.executor.shutdown(timeout_sec=2.0)
-        if self._spin_thread is not None:
-            self._spin_thread.join(2.0)
         for node in [*self.nodes.values(), *self._dropped]:
             node.destroy_node()
         self._dropped = []

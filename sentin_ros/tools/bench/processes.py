@@ -106,7 +106,7 @@ def run_processes(frames: list[np.ndarray], fps: float, models=("face", "emotion
         for i, frame in enumerate(frames):
             target = start + i * period
             while time.monotonic() < target:
-                time.sleep(min(0.002, target - time.monotonic()))
+                time.sleep(max(0.0, min(0.002, target - time.monotonic())))
             header = Header(frame_id="camera_optical")
             header.stamp = node.get_clock().now().to_msg()
             sent[(header.stamp.sec, header.stamp.nanosec)] = time.monotonic()
