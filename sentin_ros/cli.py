@@ -10,7 +10,7 @@
     sentin-ros bench ...   (sentin_ros.tools.bench.cli)
 
 `run` is the one-process equivalent of launch/sentin.launch.py: the same nodes from the same
-YAML in one MultiThreadedExecutor, lifecycles driven to active in pipeline order; it runs until
+YAML in one process (an executor per node), lifecycles driven to active in pipeline order; it runs until
 Ctrl-C (or the end of a non-looping --video). Arguments after --ros-args go to rclpy (remaps:
 `--ros-args -r image:=/camera/image_raw`).
 """

@@ -83,7 +83,7 @@ def evaluate_realtime(
     domain_id: int | None = None, inactive_probe_s: float = 0.0,
 ) -> dict:
     """Publish the bag's images at `rate` × the recorded rate through the face node and the
-    emotion/stress/gaze nodes (those that exist and configure), all in one MultiThreadedExecutor
+    emotion/stress/gaze nodes (those that exist and configure), all in one composition (an executor per node)
     in this process, and measure what comes out. Latency: output receipt time minus the image's
     publish time, matched by header stamp (the bag's stamps are kept, so labels still align).
     node_parameters: {"faces"|"emotion"|"stress"|"gaze": {param: value}}.
