@@ -1,9 +1,9 @@
 """The whole pipeline in one process, without `launch`: the same nodes, the same YAML.
 
 Builds the lifecycle nodes (source -> face -> emotion -> stress -> gaze, + debug view), each
-spinning in its own single-threaded executor (ros/node_executors.py), and drives them as launch/sentin.launch.py does: configure all, then
-activate those that reached inactive, in pipeline order (the source last, so no frame is
-published before its consumers are listening). The nodes and their parameters come from the
+spinning in its own single-threaded executor (ros/node_executors.py), and drives them as
+launch/sentin.launch.py does: configure all, then activate those that reached inactive, in
+pipeline order (the source last, so no frame is published before its consumers are listening). The nodes and their parameters come from the
 graph builder (ros/graph.py) that the launch file uses too. A node whose model file is missing
 or whose configure fails is skipped with the reason logged (and kept in `skipped`); the face
 node is required.
