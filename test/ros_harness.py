@@ -9,7 +9,7 @@ from collections.abc import Callable
 import rclpy
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 TRANSITIONS = {
@@ -42,6 +42,8 @@ class RosHarness:
         # Clients are kept, not destroyed after each call: destroying one while the executor's
         # other threads build their wait sets can stop the executor (rclpy InvalidHandle).
         self._clients: dict = {}
+        self._publishers: dict = {}  # likewise
+        self._side: list = []  # (node, executor, thread) of removable subscriptions
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
 
@@ -61,6 +63,34 @@ class RosHarness:
                 raise TimeoutError(f"service {name} did not answer")
             time.sleep(0.005)
         return future.result()
+
+    def publisher(self, msg_type, topic: str, qos=10):
+        """The harness's publisher on `topic`, kept for its life (see the clients above)."""
+        key = (msg_type, topic)
+        if key not in self._publishers:
+            self._publishers[key] = self.node.create_publisher(msg_type, topic, qos)
+        return self._publishers[key]
+
+    def subscribe_removably(self, msg_type, topic: str, callback, qos=10) -> Callable[[], None]:
+        """A subscription that can be taken away again; returns the function that does it. It
+        lives on a node with its own executor, which is stopped before the node is destroyed:
+        nothing is destroyed while an executor thread may be building a wait set from it."""
+        node = Node(f"test_harness_side{len(self._side)}", context=self.context)
+        node.create_subscription(msg_type, topic, callback, qos)
+        executor = SingleThreadedExecutor(context=self.context)
+        executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        entry = (node, executor, thread)
+        self._side.append(entry)
+
+        def remove() -> None:
+            if entry in self._side:
+                self._side.remove(entry)
+                executor.shutdown(timeout_sec=2.0)
+                thread.join(2.0)
+                node.destroy_node()
+        return remove
 
     def transition(self, node_name: str, transition: str) -> bool:
         req = ChangeState.Request()
@@ -84,6 +114,10 @@ class RosHarness:
         return predicate()
 
     def close(self) -> None:
+        for node, executor, thread in self._side:
+            executor.shutdown(timeout_sec=2.0)
+            thread.join(2.0)
+            node.destroy_node()
         self.executor.shutdown(timeout_sec=2.0)
         for n in list(self.executor.get_nodes()):
             n.destroy_node()
