@@ -44,8 +44,15 @@ class RosHarness:
         self._clients: dict = {}
         self._publishers: dict = {}  # likewise
         self._side: list = []  # (node, executor, thread) of removable subscriptions
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
+
+    def _spin(self) -> None:
+        # Not executor.spin(): its shutdown destroys the guard condition a spinning thread may be
+        # waiting on. This loop stops first, then the executor is shut down.
+        while not self._closing.is_set() and self.context.ok():
+            self.executor.spin_once(timeout_sec=0.05)
 
     def add(self, node) -> None:
         self.executor.add_node(node)
@@ -118,6 +125,8 @@ class RosHarness:
             executor.shutdown(timeout_sec=2.0)
             thread.join(2.0)
             node.destroy_node()
+        self._closing.set()
+        self._thread.join(10.0)
         self.executor.shutdown(timeout_sec=2.0)
         for n in list(self.executor.get_nodes()):
             n.destroy_node()
