@@ -31,6 +31,13 @@ def _fresh_domain() -> int:
     return domain
 
 
+def _spin_until(executor, stop: threading.Event) -> None:
+    # Not executor.spin(): its shutdown destroys the guard condition a spinning thread may be
+    # waiting on. This loop is stopped first, then the executor is shut down.
+    while not stop.is_set() and executor.context.ok():
+        executor.spin_once(timeout_sec=0.05)
+
+
 class RosHarness:
     def __init__(self):
         self.domain_id = _fresh_domain()
@@ -43,16 +50,10 @@ class RosHarness:
         # other threads build their wait sets can stop the executor (rclpy InvalidHandle).
         self._clients: dict = {}
         self._publishers: dict = {}  # likewise
-        self._side: list = []  # (node, executor, thread) of removable subscriptions
+        self._side: list = []  # (node, executor, thread, stop) of removable subscriptions
         self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread = threading.Thread(target=_spin_until, args=(self.executor, self._closing), daemon=True)
         self._thread.start()
-
-    def _spin(self) -> None:
-        # Not executor.spin(): its shutdown destroys the guard condition a spinning thread may be
-        # waiting on. This loop stops first, then the executor is shut down.
-        while not self._closing.is_set() and self.context.ok():
-            self.executor.spin_once(timeout_sec=0.05)
 
     def add(self, node) -> None:
         self.executor.add_node(node)
@@ -86,17 +87,16 @@ class RosHarness:
         node.create_subscription(msg_type, topic, callback, qos)
         executor = SingleThreadedExecutor(context=self.context)
         executor.add_node(node)
-        thread = threading.Thread(target=executor.spin, daemon=True)
+        stop = threading.Event()
+        thread = threading.Thread(target=_spin_until, args=(executor, stop), daemon=True)
         thread.start()
-        entry = (node, executor, thread)
+        entry = (node, executor, thread, stop)
         self._side.append(entry)
 
         def remove() -> None:
             if entry in self._side:
                 self._side.remove(entry)
-                executor.shutdown(timeout_sec=2.0)
-                thread.join(2.0)
-                node.destroy_node()
+                _stop_side(entry)
         return remove
 
     def transition(self, node_name: str, transition: str) -> bool:
@@ -121,13 +121,19 @@ class RosHarness:
         return predicate()
 
     def close(self) -> None:
-        for node, executor, thread in self._side:
-            executor.shutdown(timeout_sec=2.0)
-            thread.join(2.0)
-            node.destroy_node()
+        for entry in self._side:
+            _stop_side(entry)
         self._closing.set()
         self._thread.join(10.0)
         self.executor.shutdown(timeout_sec=2.0)
         for n in list(self.executor.get_nodes()):
             n.destroy_node()
         rclpy.shutdown(context=self.context)
+
+
+def _stop_side(entry) -> None:
+    node, executor, thread, stop = entry
+    stop.set()
+    thread.join(2.0)
+    executor.shutdown(timeout_sec=2.0)
+    node.destroy_node()
