@@ -91,6 +91,23 @@ def train(a) -> dict:
         xtr, ytr = xtr[:a.limit_train], ytr[:a.limit_train]
     if a.limit_eval:
         xpub, ypub = xpub[:a.limit_eval], ypub[:a.limit_eval]
+    init = None
+    if a.init:  # fine-tuning: start from a trained model's weights (its best.pt)
+        init = torch.load(a.init, map_location="cpu", weights_only=False)
+        if init["config"] != a.config:
+            raise SystemExit(f"--init is a {init['config']} model, --config is {a.config}")
+    if a.w_self:  # the init model's own mirror-averaged outputs join the teacher's
+        if init is None:
+            raise SystemExit("--w-self needs --init")
+        spath = os.path.join(a.out, "self_targets.npy")
+        if not os.path.exists(spath):
+            m0 = SmallAffectiveCNN(a.config).to(memory_format=torch.channels_last)
+            m0.load_state_dict(init["state_dict"])
+            np.save(spath, predict(m0, d["pixels"], mirror=True).astype(np.float32))
+        train_rows = d["usage"] == D.SPLITS["Training"]
+        t = tg["teacher"].copy()
+        t[train_rows] = (1 - a.w_self) * t[train_rows] + a.w_self * np.load(spath)[train_rows]
+        tg = {**tg, "teacher": t}
     targets = torch.from_numpy(build_targets(d, tg, a)[:len(xtr)])
     xtr_t = torch.from_numpy(xtr)
     bank_x = bank_t = None
@@ -110,6 +127,8 @@ def train(a) -> dict:
 
     torch.manual_seed(a.seed)
     net = SmallAffectiveCNN(a.config, dropout=a.dropout).to(memory_format=torch.channels_last)
+    if init is not None:
+        net.load_state_dict(init["state_dict"])
     ema = SmallAffectiveCNN(a.config, dropout=a.dropout).to(memory_format=torch.channels_last)
     ema.load_state_dict(net.state_dict())
     for p in ema.parameters():
@@ -178,9 +197,18 @@ def train(a) -> dict:
                 yt = yt.clone()
                 yt[use] = bank_t[view, idx[use]]
             x = x.contiguous(memory_format=torch.channels_last)
+            if a.flip_consistency:  # the face and its mirror in one batch, pulled together
+                x = torch.cat([x, x.flip(3)]).contiguous(memory_format=torch.channels_last)
+                yt = torch.cat([yt, yt])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
                 logits = net(x)[0]
-            loss = -(yt * F.log_softmax(logits.float(), 1)).sum(1).mean()
+            logp = F.log_softmax(logits.float(), 1)
+            loss = -(yt * logp).sum(1).mean()
+            if a.flip_consistency:
+                half = len(logp) // 2
+                mean_p = (0.5 * (logp[:half].exp() + logp[half:].exp())).detach()
+                loss = loss - a.flip_consistency * (
+                    mean_p * (logp[:half] + logp[half:])).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -283,6 +311,16 @@ def main(argv=None) -> int:
                     help="teacher_bank.py output: a share (--bank-p) of each batch is a random "
                          "augmented view of the face with the teacher's output on that view")
     ap.add_argument("--bank-p", type=float, default=0.5)
+    ap.add_argument("--init", default="",
+                    help="fine-tune: start from this best.pt's weights (a new schedule, optimizer "
+                         "and EMA)")
+    ap.add_argument("--w-self", type=float, default=0.0,
+                    help="with --init: this share of the teacher's probabilities is replaced by the "
+                         "init model's own mirror-averaged outputs (self-distillation of the mirror)")
+    ap.add_argument("--flip-consistency", type=float, default=0.0,
+                    help="train each batch with its mirror and add this weight times the "
+                         "cross-entropy of both views to their mean (the one-view output learns "
+                         "what mirror averaging gives)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--bf16", action="store_true",
