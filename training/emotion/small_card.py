@@ -18,6 +18,27 @@ def pct(v) -> str:
     return f"{100 * v:.2f} %"
 
 
+def train_command(args: dict) -> str:
+    """The small_train command line of a recorded run (the flags that shaped it)."""
+    parts = ["--data ../shared/datasets/fer2013.npz", f"--out {args['out']}", f"--config {args['config']}"]
+    parts += [flag for flag, key in (("--bf16", "bf16"), ("--ema-warmup", "ema_warmup")) if args.get(key)]
+    parts.append(f"--budget-s {args['budget_s']:.0f}")
+    for flag, key, default in (("--lr", "lr", 2e-3), ("--warmup-frac", "warmup_frac", 0.04),
+                               ("--init", "init", ""), ("--w-self", "w_self", 0.0),
+                               ("--flip-consistency", "flip_consistency", 0.0)):
+        if args.get(key, default) != default:
+            parts.append(f"{flag} {args[key]}")
+    return "nice -n 10 /work/venv-train/bin/python -m training.emotion.small_train \\\n    " + " ".join(parts) + " --no-export"
+
+
+def schedule(args: dict, epochs, ep_med: float, best: dict, stage: str = "") -> str:
+    return (f"* {stage}AdamW, lr {args['lr']:g}, weight decay {args['wd']:g}, batch {args['batch']}, warm-up "
+            f"{100 * args['warmup_frac']:.0f} % then cosine to 0 over a **wall-clock budget of {args['budget_s']:.0f} s** "
+            f"({epochs} epochs fitted into it{f', median {ep_med:.0f} s per epoch on the shared core, evaluation included' if ep_med == ep_med else ''}), "
+            f"EMA {args['ema_decay']:g}; selected on PublicTest (single view): epoch {best.get('epoch')}, "
+            f"{best.get('which')} weights ({pct(best.get('public', 0))} in torch FP32).")
+
+
 def render(m: dict, large: dict | None) -> str:
     ar = m["architecture"]
     i8, f32 = m["int8"], m["fp32"]
@@ -52,6 +73,21 @@ def render(m: dict, large: dict | None) -> str:
          + BN, identity shortcut when stride 1 and equal width)
 """ if ir else "")
     args = tr.get("args") or {}
+    pretrain = tr.get("pretraining")
+    if pretrain:  # two stages: the run it started from, then this fine-tune
+        stages_text = (schedule(pretrain["args"], pretrain.get("epochs"), float("nan"), pretrain.get("best") or {}, "Stage 1: ") + "\n"
+                       + schedule(args, epochs, ep_med, best, "Stage 2, a fine-tune from stage 1's selected weights: ")
+                       + (f" {100 * args.get('w_self', 0):.0f} % of the teacher's share of the target is replaced by stage 1's"
+                          " own mirror-averaged outputs on the unaugmented Training faces (self-distillation of the mirror)."
+                          if args.get("w_self") else "")
+                       + (" Each batch is trained together with its mirror image, plus"
+                          f" {args['flip_consistency']:g} × the cross-entropy of both views' outputs to their mean (flip"
+                          " consistency: the one-view output learns what mirror averaging gives)."
+                          if args.get("flip_consistency") else ""))
+        commands = train_command(pretrain["args"]) + "\n" + train_command(args)
+    else:
+        stages_text = schedule(args, epochs, ep_med, best)
+        commands = train_command(args)
     bank = ("" if not args.get("teacher_bank") else
             f" It was also run on fixed augmented views of every Training face (`teacher_bank.py`:"
             f" rotation, scale, shift, flip, contrast, erasing), and {100 * args.get('bank_p', 0.5):.0f} % of each batch"
@@ -157,13 +193,9 @@ for the conversion.
 * Targets: 0.40 × one-hot FER2013 label (label smoothing 0.1) + 0.45 × teacher probabilities +
   0.15 × FER+ vote distribution (teacher only where FER+ has no votes); soft-target
   cross-entropy on the augmented image.
-* AdamW, lr 2e-3, weight decay 0.05, batch 128, warm-up 4 % then cosine to 0 over a
-  **wall-clock budget of {tr['args']['budget_s']:.0f} s** ({epochs} epochs fitted into it, median
-  {ep_med:.0f} s per epoch on the shared core, evaluation included), EMA 0.999.
-  Augmentation: flip, ±10° rotation, ±10 % scale, ±8 % shift, brightness/contrast ±20 %,
+{stages_text}
+* Augmentation: flip, ±10° rotation, ±10 % scale, ±8 % shift, brightness/contrast ±20 %,
   random erasing (p 0.25).
-* Selected on PublicTest (single view): epoch {best.get('epoch')}, {best.get('which')} weights
-  ({pct(best.get('public', 0))} in torch FP32).
 * Export: Keras rebuild checked against torch on 256 PrivateTest faces (max |Δ logits|
   {m['keras_verification']['max_abs_diff_logits']:.1e}, identical argmax). INT8: TFLite
   converter, `TFLITE_BUILTINS_INT8`, int8 input and outputs, per-channel int8 weights,
@@ -233,11 +265,10 @@ which suggests the estimate is of the right size. Confirm it on the target machi
 
 ```bash
 python3.11 -m venv /work/venv-train && /work/venv-train/bin/pip install -r training/requirements.txt
-nice -n 10 /work/venv-train/bin/python -m training.emotion.small_train \\
-    --data ../shared/datasets/fer2013.npz --out training/out/emotion_small --budget-s {tr['args']['budget_s']:.0f}
-# (resumable: rerun the same command; --no-export stops before the export)
+{commands}
+# (resumable: rerun the same command)
 /work/venv-train/bin/python -m training.emotion.small_export --data ../shared/datasets/fer2013.npz \\
-    --out training/out/emotion_small
+    --out {args['out']}
 python -m training.emotion.small_card            # this card, from the metrics JSON
 python -m training.emotion.evaluate --model models/affective_cnn_int8.tflite \\
     --data ../shared/datasets/fer2013.npz        # -> accuracy {pv8['accuracy']:.4f} (PrivateTest)

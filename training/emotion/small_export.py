@@ -226,6 +226,12 @@ def main(argv=None) -> int:
 
     info8 = tensor_info(int8_path)
     result = json.load(open(os.path.join(a.out, "result.json")))
+    pretraining = None  # a fine-tune (--init) records the run it started from
+    init = (result.get("args") or {}).get("init")
+    if init and os.path.exists(os.path.join(os.path.dirname(init), "result.json")):
+        r0 = json.load(open(os.path.join(os.path.dirname(init), "result.json")))
+        pretraining = {"init": init, **{k: r0.get(k) for k in (
+            "best", "epochs", "train_time_s", "args", "torch_fp32")}}
     import ai_edge_litert  # noqa: F401
     tpath = os.path.join(a.out, "targets.npz")
     teacher_sha = str(np.load(tpath)["teacher_sha256"]) if os.path.exists(tpath) else None
@@ -263,7 +269,8 @@ def main(argv=None) -> int:
         "latency": lat,
         "training": {"teacher_sha256": teacher_sha,
                      **{k: result.get(k) for k in ("best", "epochs", "train_time_s", "args",
-                                                   "history")}},
+                                                   "history")},
+                     "pretraining": pretraining},
         "versions": {"tensorflow": tf.__version__, "torch": torch.__version__,
                      "numpy": np.__version__},
         "commands": {"train": a.train_command or "python -m training.emotion.small_train "
