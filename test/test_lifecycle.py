@@ -152,7 +152,7 @@ def _int_param(name: str, value: int) -> ParameterMsg:
 
 
 def test_hot_swaps_every_100ms_while_frames_flow_at_30hz_never_fail_a_frame(ros, faces_msg):
-    """num_threads flips every 100 ms for 5 s (each flip builds, warms up and swaps in new
+    """num_threads flips every 100 ms for 5 s and at least 5 rounds (each flip builds, warms up and swaps in new
     interpreters) while FaceArrays arrive at 30 Hz: no frame may fail."""
     from sentin_ros.msg import Stress
     from sentin_ros.ros.stress_node import StressNode
@@ -177,9 +177,11 @@ def test_hot_swaps_every_100ms_while_frames_flow_at_30hz_never_fail_a_frame(ros,
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
-    swaps, t_end = 0, time.monotonic() + 5.0
+    # At least 5 s and 5 rounds: a round (two nodes build, warm up and swap in interpreters while
+    # frames flow) took 0.2-1.7 s on a quiet 2-core machine; 60 s without 5 rounds is a stall.
+    swaps, t_start = 0, time.monotonic()
     try:
-        while time.monotonic() < t_end:
+        while (time.monotonic() - t_start < 5.0 or swaps < 5) and time.monotonic() - t_start < 60.0:
             for name in nodes:
                 result = ros.call(SetParameters, f"/{name}/set_parameters",
                                   SetParameters.Request(parameters=[_int_param("num_threads", 1 + swaps % 2)]))
@@ -193,8 +195,6 @@ def test_hot_swaps_every_100ms_while_frames_flow_at_30hz_never_fail_a_frame(ros,
         assert node.wait_idle(10.0)
         assert node.stats.bad_input == 0, f"{name}: {node.stats.bad_input} frames failed during hot swaps"
         assert node.stats.processed > 10, name
-    # A swap is asked for 100 ms after the previous one answered; building two nodes' interpreters
-    # while frames flow takes a few hundred ms here, so 5 s hold at least 5 rounds.
     assert swaps >= 5 and got["emotion"] and got["stress"]
 
 
