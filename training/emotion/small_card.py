@@ -25,7 +25,7 @@ def train_command(args: dict) -> str:
     parts.append(f"--budget-s {args['budget_s']:.0f}")
     for flag, key, default in (("--lr", "lr", 2e-3), ("--warmup-frac", "warmup_frac", 0.04),
                                ("--init", "init", ""), ("--w-self", "w_self", 0.0),
-                               ("--flip-consistency", "flip_consistency", 0.0)):
+                               ("--flip-consistency", "flip_consistency", 0.0), ("--seed", "seed", 0)):
         if args.get(key, default) != default:
             parts.append(f"{flag} {args[key]}")
     return "nice -n 10 /work/venv-train/bin/python -m training.emotion.small_train \\\n    " + " ".join(parts) + " --no-export"
