@@ -25,18 +25,52 @@ def train_command(args: dict) -> str:
     parts.append(f"--budget-s {args['budget_s']:.0f}")
     for flag, key, default in (("--lr", "lr", 2e-3), ("--warmup-frac", "warmup_frac", 0.04),
                                ("--init", "init", ""), ("--w-self", "w_self", 0.0),
-                               ("--flip-consistency", "flip_consistency", 0.0), ("--seed", "seed", 0)):
+                               ("--flip-consistency", "flip_consistency", 0.0), ("--seed", "seed", 0),
+                               ("--threads", "threads", 1)):
         if args.get(key, default) != default:
             parts.append(f"{flag} {args[key]}")
     return "nice -n 10 /work/venv-train/bin/python -m training.emotion.small_train \\\n    " + " ".join(parts) + " --no-export"
 
 
 def schedule(args: dict, epochs, ep_med: float, best: dict, stage: str = "") -> str:
-    return (f"* {stage}AdamW, lr {args['lr']:g}, weight decay {args['wd']:g}, batch {args['batch']}, warm-up "
+    return (f"{stage}AdamW, lr {args['lr']:g}, weight decay {args['wd']:g}, batch {args['batch']}, warm-up "
             f"{100 * args['warmup_frac']:.0f} % then cosine to 0 over a **wall-clock budget of {args['budget_s']:.0f} s** "
             f"({epochs} epochs fitted into it{f', median {ep_med:.0f} s per epoch on the shared core, evaluation included' if ep_med == ep_med else ''}), "
             f"EMA {args['ema_decay']:g}; selected on PublicTest (single view): epoch {best.get('epoch')}, "
             f"{best.get('which')} weights ({pct(best.get('public', 0))} in torch FP32).")
+
+
+def fine_tune_recipe(args: dict) -> str:
+    return ((f" {100 * args.get('w_self', 0):.0f} % of the teacher's share of the target is replaced by stage 1's"
+             " own mirror-averaged outputs on the unaugmented Training faces (self-distillation of the mirror)."
+             if args.get("w_self") else "")
+            + (" Each batch is trained together with its mirror image, plus"
+               f" {args['flip_consistency']:g} × the cross-entropy of both views' outputs to their mean (flip"
+               " consistency: the one-view output learns what mirror averaging gives)."
+               if args.get("flip_consistency") else ""))
+
+
+def soup_stages(pretrain: dict, soup: dict, out: str) -> tuple[str, str]:
+    """The training section and the commands of a weight soup (`training/emotion/soup.py`)."""
+    fine_tunes = [(run, r) for run, r in soup["runs"].items() if (r.get("args") or {}).get("init")]
+    lines = ["* " + schedule(pretrain["args"], pretrain.get("epochs"), float("nan"), pretrain.get("best") or {}, "Stage 1: "),
+             f"* Stage 2: {len(fine_tunes)} fine-tunes from stage 1's selected weights, each with its own warm-up and cosine:"]
+    lines += [f"  * `{run}`: " + schedule(r["args"], r.get("epochs"), float("nan"), r.get("best") or {}) + fine_tune_recipe(r["args"])
+              for run, r in fine_tunes]
+    lines.append(
+        "* Stage 3: a greedy weight soup (Wortsman et al. 2022, `training/emotion/soup.py`). The candidates"
+        " (a run's selected weights `best.pt`, its last weights `ckpt.pt:model` and last EMA weights `ckpt.pt:ema`,"
+        " for the runs above) are sorted by their own PublicTest accuracy; each is"
+        " added to the running average only if the average with it scores higher on PublicTest. The BatchNorm"
+        f" statistics of an average are recomputed on {soup['bn_faces']:,} Training faces. Kept:"
+        f" {', '.join(f'`{i}`' for i in soup['ingredients'])}. The delivered model is that average: one network of"
+        " the same architecture and cost.\n\n  | candidate, in the order tried | PublicTest (torch FP32): alone for the first, else the average with it | kept |\n"
+        "  |---|---|---|\n"
+        + "\n".join(f"  | `{e['ingredient']}` | {pct(e['public'])} | {'yes' if e['kept'] else 'no'} |" for e in soup["selection"]))
+    commands = "\n".join([train_command(pretrain["args"]), *(train_command(r["args"]) for _, r in fine_tunes),
+                          f"/work/venv-train/bin/python -m training.emotion.soup --data ../shared/datasets/fer2013.npz --out {out} \\\n    "
+                          + " ".join(soup["command"])])
+    return "\n".join(lines), commands
 
 
 def render(m: dict, large: dict | None) -> str:
@@ -74,20 +108,19 @@ def render(m: dict, large: dict | None) -> str:
 """ if ir else "")
     args = tr.get("args") or {}
     pretrain = tr.get("pretraining")
-    if pretrain:  # two stages: the run it started from, then this fine-tune
-        stages_text = (schedule(pretrain["args"], pretrain.get("epochs"), float("nan"), pretrain.get("best") or {}, "Stage 1: ") + "\n"
+    soup = tr.get("soup")
+    if soup:  # three stages: the start run, fine-tunes from it, their greedy weight soup
+        stages_text, commands = soup_stages(pretrain, soup, args["out"])
+    elif pretrain:  # two stages: the run it started from, then this fine-tune
+        stages_text = ("* " + schedule(pretrain["args"], pretrain.get("epochs"), float("nan"), pretrain.get("best") or {}, "Stage 1: ") + "\n* "
                        + schedule(args, epochs, ep_med, best, "Stage 2, a fine-tune from stage 1's selected weights: ")
-                       + (f" {100 * args.get('w_self', 0):.0f} % of the teacher's share of the target is replaced by stage 1's"
-                          " own mirror-averaged outputs on the unaugmented Training faces (self-distillation of the mirror)."
-                          if args.get("w_self") else "")
-                       + (" Each batch is trained together with its mirror image, plus"
-                          f" {args['flip_consistency']:g} × the cross-entropy of both views' outputs to their mean (flip"
-                          " consistency: the one-view output learns what mirror averaging gives)."
-                          if args.get("flip_consistency") else ""))
+                       + fine_tune_recipe(args))
         commands = train_command(pretrain["args"]) + "\n" + train_command(args)
     else:
-        stages_text = schedule(args, epochs, ep_med, best)
+        stages_text = "* " + schedule(args, epochs, ep_med, best)
         commands = train_command(args)
+    runs = [args, *([pretrain["args"]] if pretrain else []), *(r["args"] for r in (soup or {}).get("runs", {}).values())]
+    cores = "one CPU core" if all(r.get("threads", 1) == 1 for r in runs) else "one or both CPU cores (`--threads` in the commands)"
     bank = ("" if not args.get("teacher_bank") else
             f" It was also run on fixed augmented views of every Training face (`teacher_bank.py`:"
             f" rotation, scale, shift, flip, contrast, erasing), and {100 * args.get('bank_p', 0.5):.0f} % of each batch"
@@ -186,7 +219,7 @@ values are probabilities (renormalise for an exact sum of 1).
 
 ## Training
 
-PyTorch {m['versions']['torch']} on **one CPU core** of the shared 2-core development machine
+PyTorch {m['versions']['torch']} on **{cores}** of the shared 2-core development machine
 (no GPU; other processes ran at the same time), then TensorFlow {m['versions']['tensorflow']}
 for the conversion.
 

@@ -153,6 +153,7 @@ def main(argv=None) -> int:
     from .export import convert
     from .small_keras import build_keras, load_torch_weights, serving_fn
     from .small_model import CONFIGS, SmallAffectiveCNN, count_macs, n_params
+    from .soup import provenance
 
     best = torch.load(os.path.join(a.out, "best.pt"), map_location="cpu", weights_only=False)
     cfg = best["config"]
@@ -227,7 +228,11 @@ def main(argv=None) -> int:
     info8 = tensor_info(int8_path)
     result = json.load(open(os.path.join(a.out, "result.json")))
     pretraining = None  # a fine-tune (--init) records the run it started from
-    init = (result.get("args") or {}).get("init")
+    soup = provenance(result) if result.get("soup") else None
+    inits = {r["args"].get("init") for r in soup["runs"].values()} - {None, ""} if soup else set()
+    if len(inits) > 1:
+        raise SystemExit(f"the soup's fine-tunes started from different runs: {sorted(inits)}")
+    init = inits.pop() if inits else (result.get("args") or {}).get("init")
     if init and os.path.exists(os.path.join(os.path.dirname(init), "result.json")):
         r0 = json.load(open(os.path.join(os.path.dirname(init), "result.json")))
         pretraining = {"init": init, **{k: r0.get(k) for k in (
@@ -270,7 +275,7 @@ def main(argv=None) -> int:
         "training": {"teacher_sha256": teacher_sha,
                      **{k: result.get(k) for k in ("best", "epochs", "train_time_s", "args",
                                                    "history")},
-                     "pretraining": pretraining},
+                     "pretraining": pretraining, "soup": soup},
         "versions": {"tensorflow": tf.__version__, "torch": torch.__version__,
                      "numpy": np.__version__},
         "commands": {"train": a.train_command or "python -m training.emotion.small_train "

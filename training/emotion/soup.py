@@ -56,6 +56,20 @@ def recompute_bn(net: SmallAffectiveCNN, x_u8: np.ndarray, bs: int = 256) -> Non
     net.eval()
 
 
+def provenance(result: dict) -> dict:
+    """What a soup is made of, for its card: the selection log and, for every run an ingredient
+    came from, that run's schedule (from the run's own result.json)."""
+    runs = {}
+    for entry in result["soup"]:
+        run = os.path.dirname(entry["ingredient"].partition(":")[0])
+        if run not in runs:
+            with open(os.path.join(run, "result.json")) as f:
+                r = json.load(f)
+            runs[run] = {k: r.get(k) for k in ("best", "epochs", "train_time_s", "args", "torch_fp32")}
+    return {"selection": result["soup"], "ingredients": result["ingredients"],
+            "bn_faces": result["args"].get("bn_faces", 8192), "command": result["args"]["soup"], "runs": runs}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,7 +129,7 @@ def main(argv=None) -> int:
               "best": {"epoch": None, "which": "soup", "public": best}, "soup": log,
               "ingredients": [t[1] for t in soup], "torch_fp32": acc, "epochs": None,
               "history": [], "train_time_s": 0.0,
-              "args": {"soup": a.ingredients, "out": a.out, "config": config}}
+              "args": {"soup": a.ingredients, "out": a.out, "config": config, "bn_faces": a.bn_faces}}
     with open(os.path.join(a.out, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
     print("soup:", json.dumps({"ingredients": result["ingredients"], "torch_fp32": acc}), flush=True)
