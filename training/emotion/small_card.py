@@ -26,7 +26,7 @@ def train_command(args: dict) -> str:
     for flag, key, default in (("--lr", "lr", 2e-3), ("--warmup-frac", "warmup_frac", 0.04),
                                ("--init", "init", ""), ("--w-self", "w_self", 0.0),
                                ("--flip-consistency", "flip_consistency", 0.0), ("--seed", "seed", 0),
-                               ("--threads", "threads", 1)):
+                               ("--threads", "threads", 1), ("--extra", "extra", "")):
         if args.get(key, default) != default:
             parts.append(f"{flag} {args[key]}")
     return "nice -n 10 /work/venv-train/bin/python -m training.emotion.small_train \\\n    " + " ".join(parts) + " --no-export"
@@ -47,7 +47,10 @@ def fine_tune_recipe(args: dict) -> str:
             + (" Each batch is trained together with its mirror image, plus"
                f" {args['flip_consistency']:g} × the cross-entropy of both views' outputs to their mean (flip"
                " consistency: the one-view output learns what mirror averaging gives)."
-               if args.get("flip_consistency") else ""))
+               if args.get("flip_consistency") else "")
+            + (f" Every epoch also trains on the UTKFace transfer images of `{args['extra']}` (`transfer_set.py`), whose"
+               " whole target is the teacher's output (mixed with stage 1's own in the same share)."
+               if args.get("extra") else ""))
 
 
 def soup_stages(pretrain: dict, soup: dict, out: str) -> tuple[str, str]:
@@ -121,6 +124,10 @@ def render(m: dict, large: dict | None) -> str:
         commands = train_command(args)
     runs = [args, *([pretrain["args"]] if pretrain else []), *(r["args"] for r in (soup or {}).get("runs", {}).values())]
     cores = "one CPU core" if all(r.get("threads", 1) == 1 for r in runs) else "one or both CPU cores (`--threads` in the commands)"
+    utk = ("* **UTKFace** (Zhang, Song and Qi, CVPR 2017; \"Aligned & Cropped\" faces, `utkface64.npz`; for"
+           " non-commercial research only), as unlabelled transfer images: all 18,967 faces warped to FER2013's"
+           " framing and grayscale (`training/emotion/transfer_set.py`), labelled by the teacher alone; none of"
+           " UTKFace's labels is used.\n" if any(r.get("extra") for r in runs) else "")
     bank = ("" if not args.get("teacher_bank") else
             f" It was also run on fixed augmented views of every Training face (`teacher_bank.py`:"
             f" rotation, scale, shift, flip, contrast, erasing), and {100 * args.get('bank_p', 0.5):.0f} % of each batch"
@@ -168,7 +175,7 @@ person feels.
 | FP32 parent | `{ffp}`, {sz['fp32_tflite']:,} bytes, not committed (reference only) |
 | Metrics | `models/affective_cnn.metrics.json` (sha256 of the .tflite: `{m['sha256'][:16]}…`) |
 | Training code | `training/emotion/small_*.py`, `distill.py`, `teacher_bank.py` (see `training/README.md`) |
-| Licence of the data | FER2013 has **no explicit licence** and is used for research (cite Goodfellow et al. 2013). FER+ labels are MIT (Microsoft). This model was trained on FER2013 and on outputs of a model trained on FER2013; anyone who uses it must take that into account |
+| Licence of the data | FER2013 has **no explicit licence** and is used for research (cite Goodfellow et al. 2013). FER+ labels are MIT (Microsoft). This model was trained on FER2013 and on outputs of a model trained on FER2013{", on FER2013 and on UTKFace images (whose terms allow non-commercial research only)" if utk else ""}; anyone who uses it must take that into account |
 
 ## Data
 
@@ -184,7 +191,7 @@ person feels.
   disgust→disgust, fear→fear; contempt, unknown, NF dropped. Majority rule as in the large
   model's card (ties, no votes, contempt/unknown/NF majority dropped): 3,350 PrivateTest rows
   (the FER+ test set) and 3,372 PublicTest rows.
-* **Teacher**: the large model (`{large_path}`, sha256 `{(tr.get('teacher_sha256') or '')[:16]}…`,
+{utk}* **Teacher**: the large model (`{large_path}`, sha256 `{(tr.get('teacher_sha256') or '')[:16]}…`,
   mirror-averaged as it was deployed) run once on the Training images; its probabilities are
   cached (`targets.npz`).{bank}
 

@@ -125,6 +125,24 @@ def train(a) -> dict:
 
         bank_t = torch.from_numpy(np.stack([with_view(bt) for bt in bank["teacher"]]))
 
+    if a.extra:  # transfer images labelled by the teacher alone (transfer_set.py)
+        if bank_x is not None:
+            raise SystemExit("--extra and --teacher-bank do not combine")
+        ex = np.load(a.extra)
+        if str(ex["teacher_sha256"]) != str(tg["teacher_sha256"]):
+            raise SystemExit("the --extra images were labelled by another teacher than targets.npz")
+        t_extra = ex["teacher"]
+        if a.w_self:
+            epath = os.path.join(a.out, "self_targets_extra.npy")
+            if not os.path.exists(epath):
+                m0 = SmallAffectiveCNN(a.config).to(memory_format=torch.channels_last)
+                m0.load_state_dict(init["state_dict"])
+                np.save(epath, predict(m0, ex["images"], mirror=True).astype(np.float32))
+            t_extra = (1 - a.w_self) * t_extra + a.w_self * np.load(epath)
+        xtr = np.concatenate([xtr, ex["images"]])
+        xtr_t = torch.from_numpy(xtr)
+        targets = torch.cat([targets, torch.from_numpy((t_extra / t_extra.sum(1, keepdims=True)).astype(np.float32))])
+
     torch.manual_seed(a.seed)
     net = SmallAffectiveCNN(a.config, dropout=a.dropout).to(memory_format=torch.channels_last)
     if init is not None:
@@ -286,6 +304,9 @@ def main(argv=None) -> int:
                     help="fixed number of epochs (0: the schedule runs on wall-clock time and "
                          "ends after --budget-s seconds of training)")
     ap.add_argument("--budget-s", type=float, default=5400)
+    ap.add_argument("--extra", default="",
+                    help="an npz of extra 48×48 images with the teacher's outputs (transfer_set.py), "
+                         "added to every epoch with the teacher's output as the whole target")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3, help="AdamW peak learning rate")
     ap.add_argument("--final-lr-frac", type=float, default=0.0)
