@@ -44,7 +44,7 @@ for ft in "${START}_ft_self$SUFFIX" "${START}_ft_flip$SUFFIX"; do
 done
 "$TF_PY" -m training.emotion.soup --data "$DATA" --out "${START}_soup$SUFFIX" "${candidates[@]}" | tee "${START}_soup$SUFFIX.log"
 "$TF_PY" -m training.emotion.small_export --data "$DATA" --out "${START}_soup$SUFFIX" | tee -a "${START}_soup$SUFFIX.log"
-"$TF_PY" - "${START}_soup/models/affective_cnn.metrics.json" <<'EOF'
+"$TF_PY" - "${START}_soup$SUFFIX/models/affective_cnn.metrics.json" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 for split in ("PublicTest", "PrivateTest"):

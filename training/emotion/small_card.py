@@ -175,7 +175,7 @@ person feels.
 | FP32 parent | `{ffp}`, {sz['fp32_tflite']:,} bytes, not committed (reference only) |
 | Metrics | `models/affective_cnn.metrics.json` (sha256 of the .tflite: `{m['sha256'][:16]}…`) |
 | Training code | `training/emotion/small_*.py`, `distill.py`, `teacher_bank.py` (see `training/README.md`) |
-| Licence of the data | FER2013 has **no explicit licence** and is used for research (cite Goodfellow et al. 2013). FER+ labels are MIT (Microsoft). This model was trained on FER2013 and on outputs of a model trained on FER2013{", on FER2013 and on UTKFace images (whose terms allow non-commercial research only)" if utk else ""}; anyone who uses it must take that into account |
+| Licence of the data | FER2013 has **no explicit licence** and is used for research (cite Goodfellow et al. 2013). FER+ labels are MIT (Microsoft). This model was trained on FER2013{", on UTKFace images (whose terms allow non-commercial research only)" if utk else ""} and on outputs of a model trained on FER2013; anyone who uses it must take that into account |
 
 ## Data
 

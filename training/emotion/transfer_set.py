@@ -22,6 +22,7 @@ import numpy as np
 from sentin_ros.core.alignment import FER_CROP, UTK_CROP
 
 from ..biometrics.data import decode_all
+from . import data as D
 from .distill import DEFAULT_TEACHER, file_sha
 from .evaluate import predict_tflite
 
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     os.replace(tmp, a.out)
     share = np.bincount(teacher.argmax(1), minlength=7) / len(teacher)
     print(f"wrote {a.out}: {len(images)} faces; teacher's top class shares "
-          + ", ".join(f"{c} {100 * v:.1f} %" for c, v in zip(("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"), share)))
+          + ", ".join(f"{c} {100 * v:.1f} %" for c, v in zip(D.CLASSES, share)))
     return 0
 
 
