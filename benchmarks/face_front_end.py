@@ -317,10 +317,20 @@ def print_table(r: dict) -> None:
         print("\n| no-face material | frames | tracks | tracks > 5 frames | longest |\n|---|---|---|---|---|")
         for name, v in r["false_positive_tracks"].items():
             print(f"| {name} | {v['frames']} | {v['tracks']} | {v['tracks_longer_than_5']} | {v['longest']} |")
-    if "cost" not in r:
-        return
+    if "cost" in r:
+        print_cost(r["cost"])
+    if "reach" in r:
+        print("\n| range | smallest face | distance (60° camera) |\n|---|---|---|")
+        for key, v in r["reach"]["reach"].items():
+            print(f"| {key} | {v['smallest_face_px']} px | {v['max_distance_m']} m |")
+    if "landmarks_vs_facemesh" in r:
+        print("\n| landmarks vs FaceMesh | frames | mesh mean px | iris mean px |\n|---|---|---|---|")
+        for key, v in r["landmarks_vs_facemesh"].items():
+            print(f"| {key} | {v['frames_compared']} | {v['mesh_mean_px']} | {v['iris_mean_px']} |")
+
+
+def print_cost(c: dict) -> None:
     print("\n| cost (ms p50 per frame) | value | ÷ FaceMesh |\n|---|---|---|")
-    c = r["cost"]
     for key, v in c["ms"].items():
         ratio = c["ratio_to_facemesh_p50"].get(key)
         print(f"| {key} | {v['p50']:.2f} | {'' if ratio is None else f'{ratio:.2f}×'} |")
@@ -333,12 +343,6 @@ def print_table(r: dict) -> None:
             goal = v.get("goal", v.get("goal_at_this_run_speed"))
             how = "" if "goal" in v else f" ({v['goal_as_set']} at the issue's model speed)"
             print(f"| {key} | {v['result']:.2f} | {goal:.2f}{how} | {'yes' if v['met'] else 'no'} |")
-    print("\n| range | smallest face | distance (60° camera) |\n|---|---|---|")
-    for key, v in r["reach"]["reach"].items():
-        print(f"| {key} | {v['smallest_face_px']} px | {v['max_distance_m']} m |")
-    print("\n| landmarks vs FaceMesh | frames | mesh mean px | iris mean px |\n|---|---|---|---|")
-    for key, v in r["landmarks_vs_facemesh"].items():
-        print(f"| {key} | {v['frames_compared']} | {v['mesh_mean_px']} | {v['iris_mean_px']} |")
 
 
 if __name__ == "__main__":

@@ -22,15 +22,16 @@ BUDGET=${BUDGET:-4200}
 EXTRA=${EXTRA:-}  # transfer images (transfer_set.py) added to every fine-tune epoch
 SUFFIX=${EXTRA:+_extra}
 CONFIG=$("$TF_PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['config'])" "$START/result.json")
+VIEWS=$("$TF_PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['args'].get('teacher_views', 'single'))" "$START/result.json")
 
 finetune() {  # OUT, extra flags...
     local out=$1; shift
     mkdir -p "$out"
-    # the teacher's outputs on every row (135 s to compute) are the start run's
+    # the teacher's outputs on every row (135 s to compute, 7 views 7x that) are the start run's
     [ -e "$out/targets.npz" ] || [ ! -e "$START/targets.npz" ] || cp "$START/targets.npz" "$out/"
     nice -n 10 "$TF_PY" -m training.emotion.small_train --data "$DATA" --out "$out" --config "$CONFIG" \
         --init "$START/best.pt" --w-self 0.5 --lr 4e-4 --warmup-frac 0.03 --budget-s "$BUDGET" \
-        --ema-warmup --bf16 --threads 1 --no-export ${EXTRA:+--extra "$EXTRA"} "$@" >> "$out/train.log" 2>&1
+        --ema-warmup --bf16 --threads 1 --teacher-views "$VIEWS" --no-export ${EXTRA:+--extra "$EXTRA"} "$@" >> "$out/train.log" 2>&1
 }
 finetune "${START}_ft_self$SUFFIX" &
 self_pid=$!

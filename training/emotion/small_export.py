@@ -239,7 +239,9 @@ def main(argv=None) -> int:
             "best", "epochs", "train_time_s", "args", "torch_fp32")}}
     import ai_edge_litert  # noqa: F401
     tpath = os.path.join(a.out, "targets.npz")
-    teacher_sha = str(np.load(tpath)["teacher_sha256"]) if os.path.exists(tpath) else None
+    tg = np.load(tpath) if os.path.exists(tpath) else {}
+    teacher_sha = str(tg["teacher_sha256"]) if "teacher_sha256" in tg else None
+    teacher_views = str(tg["teacher_views"]) if "teacher_views" in tg else "single"
     stem, blocks, c_last = CONFIGS[cfg]
     metrics = {
         "model": int8_path, "sha256": sha256(int8_path),
@@ -272,7 +274,7 @@ def main(argv=None) -> int:
         "sizes_bytes": {"int8_tflite": len(int8_bytes), "fp32_tflite": len(fp32_bytes)},
         "files": {"int8": int8_path, "fp32": fp32_path},
         "latency": lat,
-        "training": {"teacher_sha256": teacher_sha,
+        "training": {"teacher_sha256": teacher_sha, "teacher_views": teacher_views,
                      **{k: result.get(k) for k in ("best", "epochs", "train_time_s", "args",
                                                    "history")},
                      "pretraining": pretraining, "soup": soup},

@@ -83,8 +83,11 @@ def train(a) -> dict:
     tpath = os.path.join(a.out, "targets.npz")
     if not os.path.exists(tpath):
         from .distill import make_targets
-        make_targets(a.data, a.teacher, tpath)
+        make_targets(a.data, a.teacher, tpath, a.teacher_views)
     tg = dict(np.load(tpath))
+    if str(tg.get("teacher_views", "single")) != a.teacher_views:
+        raise SystemExit(f"{tpath} holds the teacher's {tg.get('teacher_views', 'single')} views, "
+                         f"--teacher-views is {a.teacher_views}")
     xtr, ytr = D.split(d, "Training")
     xpub, ypub = D.split(d, "PublicTest")
     if a.limit_train:
@@ -162,7 +165,8 @@ def train(a) -> dict:
         ck = torch.load(ckpt, map_location="cpu", weights_only=False)
         net.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
+        if "opt" in ck:  # a finished run carried across sessions (training/carry.sh) has none
+            opt.load_state_dict(ck["opt"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
         print(f"resumed after epoch {state['epoch']} ({state['elapsed_s']:.0f}s of training)",
@@ -300,6 +304,9 @@ def main(argv=None) -> int:
     ap.add_argument("--teacher", default=DEFAULT_TEACHER,
                     help="the large INT8 model used as teacher (the default before issue 13)")
     ap.add_argument("--config", default=DEFAULT_CONFIG)
+    ap.add_argument("--teacher-views", choices=["single", "tta7"], default="single",
+                    help="the teacher's outputs on each face as is, or averaged over 7 views "
+                         "(distill.TEACHER_VIEWS)")
     ap.add_argument("--epochs", type=int, default=0,
                     help="fixed number of epochs (0: the schedule runs on wall-clock time and "
                          "ends after --budget-s seconds of training)")
