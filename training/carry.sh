@@ -8,8 +8,9 @@
 # is still going keeps what it needs to resume in training/carry/<run>/: the last epoch's
 # checkpoint (weights, EMA, optimizer, RNG, schedule), the selected weights, the cached targets
 # and the log. Rerunning the run's own command then resumes after its last finished epoch.
-# A finished run (result.json written) is carried without its optimizer state, which only a
-# resume needs. Delete the carried folder once the run is exported.
+# A finished run (result.json written) is carried without its optimizer state and EMA copy: what
+# follows it (fine-tunes, soup) takes only best.pt and the last raw weights. Delete the carried
+# folder once the run is exported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:?save or restore}
@@ -25,7 +26,8 @@ case $what in
         "${TF_PY:-python}" - "$carried/ckpt.pt" <<'EOF'
 import sys, torch
 ck = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-ck.pop("opt", None)
+for key in ("opt", "ema"):  # the soup takes only the last raw weights of a finished start
+    ck.pop(key, None)
 torch.save(ck, sys.argv[1])
 EOF
     fi

@@ -164,8 +164,8 @@ def train(a) -> dict:
     if os.path.exists(ckpt):
         ck = torch.load(ckpt, map_location="cpu", weights_only=False)
         net.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
-        if "opt" in ck:  # a finished run carried across sessions (training/carry.sh) has none
+        if "opt" in ck:  # a finished run carried across sessions (training/carry.sh) has neither
+            ema.load_state_dict(ck["ema"])
             opt.load_state_dict(ck["opt"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
