@@ -10,7 +10,7 @@
 * `--teacher-views tta7`: the teacher's probabilities averaged over seven views of each face
   (as is, shifted 2 px left/right/up/down, zoomed 1.08× and 0.93× about the centre, edges
   repeated), each still mirror-averaged inside the model. Measured with the committed large
-  model: PublicTest 71.25 % → 72.08 %, PrivateTest 72.03 % → 73.14 % (`single` is one view);
+  model: PublicTest 71.25 % → 72.05 %, PrivateTest 72.03 % → 73.22 % (run 6's distill.log) (`single` is one view);
 * FER+: the crowd vote distribution mapped to FER2013 classes (contempt / unknown / NF votes
   dropped, the rest renormalised); rows without usable FER+ votes get has_ferplus = False.
 """

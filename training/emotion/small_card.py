@@ -134,7 +134,7 @@ def render(m: dict, large: dict | None) -> str:
             " trained on a random view with the teacher's output on exactly those pixels.")
     views = ("" if tr.get("teacher_views", "single") == "single" else
              ", each face in 7 views averaged (as is, shifted 2 px left, right, up and down, zoomed 1.08× and"
-             " 0.93×: `distill.TEACHER_VIEWS`), which lifts the teacher itself from 72.03 % to 73.14 % PrivateTest")
+             " 0.93×: `distill.TEACHER_VIEWS`), which lifts the teacher itself from 72.03 % to 73.22 % PrivateTest")
     kind = ("small inverted-residual CNN (MobileNetV2-style blocks)" if ir else
             f"small plain CNN ({len(ar['stem'])} 3×3 convolutions, no depthwise layers)")
     side, sides = 48, []
