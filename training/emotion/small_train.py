@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from . import data as D
 from .augment import augment
-from .distill import DEFAULT_TEACHER
+from .distill import DEFAULT_TEACHER, TEACHER_VIEWS, make_targets
 from .small_model import DEFAULT_CONFIG, SmallAffectiveCNN, count_macs, n_params
 
 
@@ -82,7 +82,6 @@ def train(a) -> dict:
     d = D.load(a.data)
     tpath = os.path.join(a.out, "targets.npz")
     if not os.path.exists(tpath):
-        from .distill import make_targets
         make_targets(a.data, a.teacher, tpath, a.teacher_views)
     tg = dict(np.load(tpath))
     if str(tg.get("teacher_views", "single")) != a.teacher_views:
@@ -304,7 +303,7 @@ def main(argv=None) -> int:
     ap.add_argument("--teacher", default=DEFAULT_TEACHER,
                     help="the large INT8 model used as teacher (the default before issue 13)")
     ap.add_argument("--config", default=DEFAULT_CONFIG)
-    ap.add_argument("--teacher-views", choices=["single", "tta7"], default="single",
+    ap.add_argument("--teacher-views", choices=list(TEACHER_VIEWS), default="single",
                     help="the teacher's outputs on each face as is, or averaged over 7 views "
                          "(distill.TEACHER_VIEWS)")
     ap.add_argument("--epochs", type=int, default=0,
