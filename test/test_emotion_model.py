@@ -16,26 +16,42 @@ from test.conftest import SHARED, needs_shared
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = json.loads((ROOT / "models" / "affective_cnn.metrics.json").read_text())
 CLAIMED = METRICS["int8"]["PrivateTest"]["accuracy"]
+# (model, metrics, card): the default and the large model kept selectable by model_path (issue 13)
+MODELS = {
+    "default": (default_model_path("emotion"), "affective_cnn.metrics.json", "affective_cnn_int8.md"),
+    "large": (str(ROOT / "models" / "affective_cnn_large_int8.tflite"), "affective_cnn_large.metrics.json", "affective_cnn_large_int8.md"),
+}
 
 
-def test_card_states_the_measured_accuracy():
-    card = (ROOT / "models" / "affective_cnn_int8.md").read_text()
-    assert f"{100 * CLAIMED:.2f}" in card, "the card and the metrics JSON disagree"
+def _claimed(which: str) -> float:
+    return json.loads((ROOT / "models" / MODELS[which][1]).read_text())["int8"]["PrivateTest"]["accuracy"]
+
+
+@pytest.mark.parametrize("which", MODELS)
+def test_card_states_the_measured_accuracy(which):
+    card = (ROOT / "models" / MODELS[which][2]).read_text()
+    assert f"{100 * _claimed(which):.2f}" in card, "the card and the metrics JSON disagree"
     assert re.search(r"not a (medical|lie)", card, re.I)
 
 
+def test_the_default_model_is_at_least_the_shipping_bar():
+    assert CLAIMED >= 0.71  # issue 13: ship below 72.0 % only from 71.0 %
+
+
 @needs_shared
-def test_private_test_accuracy_holds():
+@pytest.mark.parametrize("which", MODELS)
+def test_private_test_accuracy_holds(which):
+    claimed = _claimed(which)
     data = np.load(SHARED / "datasets" / "fer2013.npz", allow_pickle=False)
     private = data["usage"] == 2
     pixels, labels = data["pixels"][private], data["label"][private].astype(int)
-    model = EmotionModel(default_model_path("emotion"))
+    model = EmotionModel(MODELS[which][0])
     try:
         pred = np.array([np.argmax(model.infer(p)[0]) for p in pixels])
     finally:
         model.close()
     accuracy = float((pred == labels).mean())
-    assert accuracy >= CLAIMED - 0.005, f"PrivateTest accuracy {accuracy:.4f} < card {CLAIMED:.4f} - 0.5 points"
+    assert accuracy >= claimed - 0.005, f"PrivateTest accuracy {accuracy:.4f} < card {claimed:.4f} - 0.5 points"
     assert len(np.unique(pred)) == len(CLASSES)  # every class is predicted somewhere
 
 

@@ -86,7 +86,7 @@ def test_horizon_leaves_out_a_partial_oldest_slice():
         h.push(1, t, np.array([v]))
     s = h.summary(1)
     assert s.filled.tolist() == [False, False, True, True]  # the 9.0 slice covered 0.1 of 0.25 s
-    assert s.steps[:, 0].tolist() == [1.0, 1.0, 1.0, 3.0]  # padding repeats the oldest whole slice
+    assert s.steps[:, 0].tolist() == [2.0, 2.0, 1.0, 3.0]  # padding: the mean of the filled slices, without the 9.0
     h.push(2, 0.0, np.array([5.0]))
     for t in (0.05, 0.1, 0.2, 0.25, 0.3):
         h.push(2, t, np.array([1.0]))
@@ -236,7 +236,7 @@ def test_tracker_waits_for_min_seconds_and_covers_the_horizon():
     assert est.window_frames == 20 and est.window_seconds == pytest.approx(0.95)
     assert est.confidence == pytest.approx(4 / 15)  # 4 of the 15 steps had frames
     w = fake.windows[-1]
-    assert w.shape == (15, 268) and np.allclose(w[:, 0], 0.1)  # left padding repeats the oldest step
+    assert w.shape == (15, 268) and np.allclose(w[:, 0], 0.1)  # left padding: the mean of the seen steps
     for i in range(20, 100):
         est = tr.push(1, i / 20, *_frame(0.5 if i >= 95 else 0.1), emotion_confidence=0.8)
     assert est.window_frames == 75 and est.window_seconds == pytest.approx(3.7)  # 3.75 s at 20 fps
@@ -315,7 +315,7 @@ def test_tracker_with_the_real_model_matches_the_step_summary(model, bank, stats
     for i in range(48):  # 2 s at 24 fps: 8 steps, the 7 older ones left-padded
         est = tr.push(7, i / 24, frames[i, :256], frames[i, 256:])
     s8 = steps.to_steps(frames[None, :48], 6)[0]
-    padded = np.concatenate([np.repeat(s8[:1], 7, 0), s8])
+    padded = np.concatenate([np.repeat(s8.mean(0, keepdims=True), 7, 0), s8])
     assert est.level == pytest.approx(model.predict(padded), abs=1e-6)
     assert 0.0 <= est.level <= 1.0 and est.window_frames == 48
 
@@ -323,9 +323,8 @@ def test_tracker_with_the_real_model_matches_the_step_summary(model, bank, stats
 @pytest.mark.parametrize("level", [0.3, 0.45])
 def test_level_does_not_jump_while_the_horizon_fills(model, bank, stats, level):
     """From the first estimate (1 s of history, 11-12 of the 15 steps padded) the level follows
-    steady input frame by frame. Padding only up to 8 steps in training, and from a partial oldest
-    slice, let it jump by 0.5 at the step rate; it still moves by up to ~0.23 between 11 and 12
-    padded steps (card: not met)."""
+    steady input frame by frame. Copying the oldest step into the padding let it jump by ~0.3 at the
+    step rate; padding with the mean of the seen steps (horizon and training alike) keeps it near 0.05."""
     p = copy.deepcopy(gen.GeneratorParams())
     p.embedding.run_mean, p.embedding.redraw_tv = 1e9, 2.0
     p.geometry.look_prob = p.geometry.talk_prob = 0.0
@@ -335,7 +334,7 @@ def test_level_does_not_jump_while_the_horizon_fills(model, bank, stats, level):
         tr = st.StressTracker(model, min_seconds=1.0)
         levels = np.array([e.level for i in range(len(x)) if (e := tr.push(1, i / 24, x[i, :256], x[i, 256:])) is not None])
         assert len(levels) >= 48
-        assert np.abs(np.diff(levels[:72])).max() <= 0.25, (seed, np.round(levels[:72], 2))
+        assert np.abs(np.diff(levels[:72])).max() <= 0.1, (seed, np.round(levels[:72], 2))
 
 
 def test_steady_stream_through_the_tracker(model, bank, stats):

@@ -4,8 +4,10 @@ The stress model reads 15 steps; each step is the mean of one face's frames with
 `seconds / steps` (0.25 s by default: 15 steps see 3.75 s), the slices ending at the face's newest
 frame, so the summary no longer depends on the frame rate (training/stress/steps.py builds the
 training data the same way). A slice without a good frame (the face was missed, or skipped as low
-quality: `mark_seen`) holds the step before it; slices before the first good one repeat it (left
-padding; training/stress/train.py pads the same way). `coverage` is the share of the slices that had a good frame.
+quality: `mark_seen`) holds the step before it; slices before the first good one hold the mean of
+the filled slices (left padding; training/stress/train.py pads the same way). The mean moves by a
+share of one frame per frame, where copying the oldest slice moved the padding with that slice's
+few-frame mean at the step rate. `coverage` is the share of the slices that had a good frame.
 
 Stamps: frames may arrive slightly out of order (stamp jitter, reordered messages): a frame up to
 `max_back_s` older than the face's newest is filed in its slice. The face's history starts over
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PARTIAL_SLICE = 0.75  # an oldest slice with less of its time inside the history is not used for padding
+PARTIAL_SLICE = 0.75  # an oldest slice with less of its time inside the history is left out
 
 
 @dataclass
@@ -110,10 +112,9 @@ class StepHorizon:
         filled = counts > 0
         first = int(np.argmax(filled))
         if first < s - 1 and filled[first + 1:].any():
-            # The history began inside its oldest slice: that slice holds a few frames, and the
-            # padding would copy its noisy mean into every older step, so the level would jump at
-            # the step rate while the horizon fills. Pad from the next slice unless this one
-            # covers most of its time (training pads with whole steps too).
+            # The history began inside its oldest slice: that slice holds a few frames whose noisy
+            # mean would weigh as a whole step. Leave it out unless it covers most of its time
+            # (training sees whole steps only).
             slice_end = f.newest - (s - 1 - first) * self.step_s
             if slice_end - f.first < PARTIAL_SLICE * self.step_s:
                 filled[first] = False
@@ -122,7 +123,7 @@ class StepHorizon:
         steps = np.zeros_like(sums)
         steps[filled] = sums[filled] / counts[filled, None]
         first = int(np.argmax(filled))
-        steps[:first] = steps[first]
+        steps[:first] = steps[filled].mean(0)
         for t in range(first + 1, s):
             if not filled[t]:
                 steps[t] = steps[t - 1]

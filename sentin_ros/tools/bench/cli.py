@@ -4,7 +4,7 @@ benchmarks/results/ and printed as a markdown table for the README.
 
 What is measured (each section says how in the JSON's "method" fields):
   * in-process frame rate of the PerceptionPipeline, 640×480, one face and four faces;
-  * per-stage time: decode (rclpy CDR -> numpy), colour conversion, FaceMesh, BlazeFace score
+  * per-stage time: decode (rclpy CDR -> numpy), colour conversion, the face front end's BlazeFace
     detector (amortized: it runs on the whole frame every `detect_interval` frames), face landmarks and iris per face, head pose, crop/align, features,
     and each model per face (emotion INT8 at 1 and 2 threads, FP32 if present, stress, gaze);
   * the `fer` package's quantized mini-Xception on the same crops, and each classifier's accuracy
