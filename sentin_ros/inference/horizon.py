@@ -5,9 +5,9 @@ The stress model reads 15 steps; each step is the mean of one face's frames with
 frame, so the summary no longer depends on the frame rate (training/stress/steps.py builds the
 training data the same way). A slice without a good frame (the face was missed, or skipped as low
 quality: `mark_seen`) holds the step before it; slices before the first good one hold the mean of
-the filled slices (left padding; training/stress/train.py pads the same way). The mean moves by a
-share of one frame per frame, where copying the oldest slice moved the padding with that slice's
-few-frame mean at the step rate. `coverage` is the share of the slices that had a good frame.
+the filled slices (left padding; training/stress/train.py pads the same way). That mean changes
+little from one frame to the next, where copying the oldest slice moved the padding with that
+slice's few-frame mean at the step rate. `coverage` is the share of the slices that had a good frame.
 
 Stamps: frames may arrive slightly out of order (stamp jitter, reordered messages): a frame up to
 `max_back_s` older than the face's newest is filed in its slice. The face's history starts over

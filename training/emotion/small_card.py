@@ -88,12 +88,9 @@ SAME_ARCH_AVX2 = {"d5": "training/emotion/runs/d5_run1.metrics.json"}
 
 
 def _avx2_text(avx: dict, f8: str, large_path: str, config: str | None) -> str:
-    def ms(tbl, key_end):
-        r = next((v for k, v in tbl.items() if k.endswith(key_end) and isinstance(v, dict) and "median_ms" in v), None)
-        return r and r["median_ms"]
-    if ms(avx, f8.rsplit("/", 1)[-1]) is not None:
-        return (f" With it this model takes {ms(avx, f8.rsplit('/', 1)[-1]):.3f} ms and the large model "
-                f"{ms(avx, large_path.rsplit('/', 1)[-1]) or float('nan'):.3f} ms (issue 13 measured the large model at 7.83 ms "
+    if "median_ms" in avx.get(f8, {}):
+        return (f" With it this model takes {avx[f8]['median_ms']:.3f} ms and the large model "
+                f"{avx.get(large_path, {}).get('median_ms', float('nan')):.3f} ms (issue 13 measured the large model at 7.83 ms "
                 "on a real 2-core AVX2 EPYC).")
     path = SAME_ARCH_AVX2.get(config or "")
     if not path:
