@@ -25,3 +25,13 @@ def test_four_faces_at_camera_rate_and_the_emotion_latency_are_goals():
     assert goals(_result("avx2", 0.5, 30, 40)) == []
     missed = goals(_result("avx2", 0.5, 20, 75))
     assert any("4 faces" in m for m in missed) and any("p99 75.0" in m for m in missed)
+
+
+def test_frames_neither_delivered_nor_counted_between_processes_miss_the_goal():
+    res = _result("avx2", 0.5, 30, 40)
+    res["processes_30fps"] = {"one_face": {"frames": 300, "frames_published": 300, "frames_unaccounted": 0, "latency_ms": {},
+                                           "nodes": {"face": {"received": "290", "lost_before_callback": "10", "dropped": "0"}}}}
+    assert goals(res) == []
+    assert "neither 0" in markdown(res)
+    res["processes_30fps"]["one_face"]["frames_unaccounted"] = 7
+    assert any("7 frames neither delivered nor counted" in m for m in goals(res))

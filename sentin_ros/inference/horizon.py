@@ -106,9 +106,12 @@ class StepHorizon:
         ages = f.newest - np.asarray(f.stamps)
         slot = s - 1 - np.clip(np.floor(ages / self.step_s + 1e-9).astype(int), 0, s - 1)
         vals = np.stack(f.values)
-        sums = np.zeros((s, vals.shape[1]), np.float64)
-        np.add.at(sums, slot, vals)
         counts = np.bincount(slot, minlength=s)
+        sums = np.zeros((s, vals.shape[1]), np.float64)
+        # Stamps are kept sorted, so each slice's frames are one run of rows: reduceat sums the
+        # runs (np.add.at, unbuffered, took ~0.4 ms a face per frame at 30 frames/s).
+        used = np.flatnonzero(counts)
+        sums[used] = np.add.reduceat(vals, (np.cumsum(counts) - counts)[used], axis=0, dtype=np.float64)
         filled = counts > 0
         first = int(np.argmax(filled))
         if first < s - 1 and filled[first + 1:].any():
