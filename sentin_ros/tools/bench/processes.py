@@ -131,10 +131,8 @@ def run_processes(frames: list[np.ndarray], fps: float, models=("face", "emotion
         children = [psutil.Process(p.pid) for p in procs.values()]
         for c in children:
             c.cpu_percent(None)
-        start = time.monotonic()
         _transition(node, f"{namespace}/source_node", (Transition.TRANSITION_ACTIVATE,))
         time.sleep(len(frames) / fps + 0.5)
-        wall = time.monotonic() - start
         cpu = sum(c.cpu_percent(None) for c in children) / 100.0
         rss = sum(c.memory_info().rss for c, key in zip(children, procs) if key != "source") / 2**20
         time.sleep(3.0)  # let the last outputs and a diagnostics round arrive
