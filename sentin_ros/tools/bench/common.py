@@ -3,6 +3,7 @@ and the timing helpers.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -29,6 +30,19 @@ GOALS = {"inprocess_fps_1face": 120.0, "ros30_emotion_p99_ms": 60.0, "max_fps_4f
 
 def avx512(machine_info: dict) -> bool:
     return "avx512" in str(machine_info.get("instruction_set", ""))
+
+
+@contextlib.contextmanager
+def cv2_threads(n: int | None):
+    """OpenCV's own thread pool (warps, colour conversion, Haar's detectMultiScale) at `n` threads
+    for the block; None leaves it alone. A comparison gives both sides the same cores."""
+    before = cv2.getNumThreads()
+    if n is not None:
+        cv2.setNumThreads(int(n))
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def log(text: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .common import stat, time_ms
+from .common import cv2_threads, stat, time_ms
 
 
 # -- in-process ---------------------------------------------------------------------------------
@@ -61,11 +61,14 @@ def make_bag(path: Path, frames: list[np.ndarray], rate: float) -> str:
     return str(path)
 
 
-def bench_inprocess(bag: str, label: str) -> dict:
-    """Every frame of the bag through PerceptionPipeline (the deterministic evaluator)."""
+def bench_inprocess(bag: str, label: str, threads: int = 1, stages=None, iris: bool = True) -> dict:
+    """Every frame of the bag through PerceptionPipeline (the deterministic evaluator): `threads`
+    per model and for OpenCV; stages None = all; iris False = no iris model (no gaze to feed)."""
+    from ..eval.common import STAGES
     from ..eval.deterministic import evaluate_deterministic
 
-    r = evaluate_deterministic(bag)
+    with cv2_threads(threads):
+        r = evaluate_deterministic(bag, stages=stages or STAGES, num_threads=threads, iris=iris)
     raw = r["timings_ms_raw"]
     total = np.array(raw["total"][5:])  # the first frames include graph start-up
     decode = np.array(raw["decode"][5:])
@@ -74,7 +77,8 @@ def bench_inprocess(bag: str, label: str) -> dict:
         "label": label, "frames": len(total), "faces_per_frame_mean": float(faces), "stages": r["stages"],
         "fps_pipeline": float(1000 / total.mean()), "fps_with_bag_decode": float(1000 / (total + decode).mean()),
         "ms_per_frame": stat(list(total)), "timings_ms": {k: stat(v[5:]) for k, v in raw.items()},
-        "method": "PerceptionPipeline.process on every frame of a 640×480 bag, sequentially, one thread per model; "
+        "threads": threads, "iris": iris,
+        "method": f"PerceptionPipeline.process on every frame of a 640×480 bag, sequentially, {threads} thread(s) per model and for OpenCV; "
                   "frame rate = 1000 / mean ms per frame (first 5 frames left out); bag decode = rosbags CDR -> numpy",
     }
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ...inference.model_paths import default_model_path
-from .common import FER_CACHE, ROOT, stat, time_ms
+from .common import FER_CACHE, ROOT, cv2_threads, stat, time_ms
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -175,7 +175,8 @@ def accuracy(npz: Path, fer_path: str | None) -> dict:
     return out
 
 
-def bench_peer(frames: list[np.ndarray], fer_path: str, label: str) -> dict:
+def bench_peer(frames: list[np.ndarray], fer_path: str, label: str, threads: int | None = None) -> dict:
+    """threads: OpenCV's (the Haar cascade's) thread count; None = OpenCV's default (every core)."""
     peer = FerPeer(fer_path)
     try:
         found = []
@@ -185,7 +186,9 @@ def bench_peer(frames: list[np.ndarray], fer_path: str, label: str) -> dict:
             found.append(len(peer.process(frames[k[0] % len(frames)])))
             k[0] += 1
 
-        ms = time_ms(one, len(frames), warmup=3)
+        with cv2_threads(threads):
+            ms = time_ms(one, len(frames), warmup=3)
     finally:
         peer.close()
-    return {"label": label, "fps": float(1000 / np.mean(ms)), "ms_per_frame": stat(ms), "faces_per_frame_mean": float(np.mean(found[3:]))}
+    return {"label": label, "threads": threads or cv2.getNumThreads(), "fps": float(1000 / np.mean(ms)), "ms_per_frame": stat(ms),
+            "faces_per_frame_mean": float(np.mean(found[3:]))}
