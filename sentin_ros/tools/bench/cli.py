@@ -151,7 +151,7 @@ def markdown(res: dict) -> str:
         for budget, p in (peer.get(key) or {}).items():
             if not budget[0].isdigit():
                 continue
-            t = lambda k: f" ({p[k]} thr.)" if k in p else ""  # noqa: E731
+            t = lambda k, p=p: f" ({p[k]} thr.)" if k in p else ""  # noqa: E731
             rows.append(f"| Peer (fer: Haar cascade + mini-Xception), {label}, {budget} | peer {p['peer_fps']:.0f} fps{t('peer_threads')} "
                         f"(finds {p['peer_faces_per_frame']:.1f} faces/frame); ours, every stage: {p['ours_fps']:.0f} fps{t('ours_threads')} = "
                         f"{_f(p['ratio'], 2, '×')}; ours, what the peer does (emotion only, no iris): {p['ours_emotion_only_fps']:.0f} fps"
