@@ -148,9 +148,7 @@ def markdown(res: dict) -> str:
             rows.append(f"| Process CPU / RSS, nodes inactive (frames still published) | {i['cpu_cores_mean']:.2f} cores / {i['rss_mb_max']:.0f} MB | |")
     peer = res.get("peer") or {}
     for key, label in (("one_face", "1 face"), ("four_faces", "4 faces")):
-        for budget, p in (peer.get(key) or {}).items():
-            if not budget[0].isdigit():
-                continue
+        for budget, p in ((peer.get(key) or {}).get("budgets") or {}).items():
             t = lambda k, p=p: f" ({p[k]} thr.)" if k in p else ""  # noqa: E731
             rows.append(f"| Peer (fer: Haar cascade + mini-Xception), {label}, {budget} | peer {p['peer_fps']:.0f} fps{t('peer_threads')} "
                         f"(finds {p['peer_faces_per_frame']:.1f} faces/frame); ours, every stage: {p['ours_fps']:.0f} fps{t('ours_threads')} = "
@@ -170,20 +168,21 @@ def compare_peer(one, four, bag1: str, bag4: str, fer_path: str, ours_1_thread: 
     measure) and what the peer does (faces and emotion: no stress, gaze or iris)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     counts = sorted({1, max(1, cores)})
-    out: dict = {"one_face": {}, "four_faces": {}}
+    out: dict = {}
     for key, frames, bag, label in (("one_face", one[:100], bag1, "1 face"), ("four_faces", four[:60], bag4, "4 faces")):
-        runs = {t: {"peer": bench_peer(frames, fer_path, label, t)["fps"],
+        peers = {t: bench_peer(frames, fer_path, label, t) for t in counts}
+        runs = {t: {"peer": peers[t]["fps"],
                     "every stage": (ours_1_thread[key] if t == 1 else bench_inprocess(bag, label, t))["fps_pipeline"],
                     "emotion only": bench_inprocess(bag, label, t, stages=("emotion",), iris=False)["fps_pipeline"]} for t in counts}
-        faces = bench_peer(frames[:10], fer_path, label, 1)["faces_per_frame_mean"]
+        faces = peers[1]["faces_per_frame_mean"]
+        out[key] = {"budgets": {}, "runs_fps_by_threads": {str(t): v for t, v in runs.items()}}
         for budget in counts:
             best = {k: max((runs[t][k], t) for t in counts if t <= budget) for k in ("peer", "every stage", "emotion only")}
-            out[key][f"{budget} core{'s' if budget > 1 else ''}"] = {
+            out[key]["budgets"][f"{budget} core{'s' if budget > 1 else ''}"] = {
                 "peer_fps": best["peer"][0], "peer_threads": best["peer"][1], "peer_faces_per_frame": faces,
                 "ours_fps": best["every stage"][0], "ours_threads": best["every stage"][1],
                 "ours_emotion_only_fps": best["emotion only"][0], "ours_emotion_only_threads": best["emotion only"][1],
                 "ratio": best["every stage"][0] / best["peer"][0], "ratio_emotion_only": best["emotion only"][0] / best["peer"][0]}
-        out[key]["runs_fps_by_threads"] = {str(t): v for t, v in runs.items()}
     out["method"] = ("the same 640×480 frames, in-process; per thread count the peer (OpenCV at that many threads) and our "
                      "PerceptionPipeline (that many threads per model and for OpenCV), every stage and emotion only without iris; "
                      "per budget each side at its faster thread count within it; ratio = our frame rate / the peer's")
@@ -208,8 +207,8 @@ def goals(res: dict) -> list[str]:
     if four and (four.get("max_fps_without_drops") or 0) < g["max_fps_4faces"]:
         missed.append(f"4 faces without drops up to {_f(four.get('max_fps_without_drops'), 0)} fps < {g['max_fps_4faces']:.0f}")
     for key, label in (("one_face", "1 face"), ("four_faces", "4 faces")):
-        for budget, p in ((res.get("peer") or {}).get(key) or {}).items():
-            if budget[0].isdigit() and p.get("ratio") is not None and p["ratio"] < g["peer_ratio"]:
+        for budget, p in (((res.get("peer") or {}).get(key) or {}).get("budgets") or {}).items():
+            if p.get("ratio") is not None and p["ratio"] < g["peer_ratio"]:
                 missed.append(f"peer ratio, {label}, {budget}, every stage: {p['ratio']:.1f}× < {g['peer_ratio']:.0f}×")
     for key, label in (("one_face", "1 face"), ("four_faces", "4 faces")):
         p = (res.get("processes_30fps") or {}).get(key) or {}
