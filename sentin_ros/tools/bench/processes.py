@@ -44,12 +44,12 @@ def _stamp_of(raw: bytes) -> tuple[int, int]:
     return struct.unpack_from("<iI", raw, 4)
 
 
-def _transition(node, name: str, transitions) -> None:
+def _transition(node, name: str, transitions, proc: subprocess.Popen) -> None:
     from lifecycle_msgs.srv import ChangeState
 
     client = node.create_client(ChangeState, f"{name}/change_state")
     if not client.wait_for_service(timeout_sec=60.0):
-        raise RuntimeError(f"{name} did not come up")
+        raise RuntimeError(f"{name} did not come up: {proc.stderr.read()[-500:] if proc.poll() is not None else ''}")
     for tid in transitions:
         req = ChangeState.Request()
         req.transition.id = tid
@@ -121,8 +121,8 @@ def run_processes(frames: list[np.ndarray], fps: float, models=("face", "emotion
     result: dict = {"fps": fps, "frames": len(frames), "models": list(models), "dds_profile": profile}
     try:
         for key in models:  # pipeline order, as the launch file does: face first
-            _transition(node, f"{namespace}/{EXECUTABLES[key]}", (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE))
-        _transition(node, f"{namespace}/source_node", (Transition.TRANSITION_CONFIGURE,))
+            _transition(node, f"{namespace}/{EXECUTABLES[key]}", (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE), procs[key])
+        _transition(node, f"{namespace}/source_node", (Transition.TRANSITION_CONFIGURE,), procs["source"])
         deadline = time.monotonic() + 20.0
         while time.monotonic() < deadline and not (all(s.get_publisher_count() > 0 for s in subs)
                                                    and node.count_publishers(f"{namespace}/image") > 0):
@@ -131,7 +131,7 @@ def run_processes(frames: list[np.ndarray], fps: float, models=("face", "emotion
         children = [psutil.Process(p.pid) for p in procs.values()]
         for c in children:
             c.cpu_percent(None)
-        _transition(node, f"{namespace}/source_node", (Transition.TRANSITION_ACTIVATE,))
+        _transition(node, f"{namespace}/source_node", (Transition.TRANSITION_ACTIVATE,), procs["source"])
         time.sleep(len(frames) / fps + 0.5)
         cpu = sum(c.cpu_percent(None) for c in children) / 100.0
         rss = sum(c.memory_info().rss for c, key in zip(children, procs) if key != "source") / 2**20
