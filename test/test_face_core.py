@@ -6,7 +6,14 @@ import pytest
 from sentin_ros.core.alignment import CROP_SIZE, FER_CROP, crop_transform
 from sentin_ros.core.face_pipeline import FacePipelineConfig
 from sentin_ros.core.features import EYE_NAMES, GEOMETRY_NAMES
-from sentin_ros.core.head_pose import MODEL_LANDMARKS, MODEL_POINTS_MM, HeadPoseEstimator, default_camera_matrix, rotation_from_angles
+from sentin_ros.core.head_pose import (
+    MODEL_LANDMARKS,
+    MODEL_POINTS_MM,
+    HeadPose,
+    HeadPoseEstimator,
+    default_camera_matrix,
+    rotation_from_angles,
+)
 from sentin_ros.core.tracking import FaceTracker
 from sentin_ros.media.synthetic import astronaut_rgb, place_face, synthetic_clip
 
@@ -59,6 +66,12 @@ def test_head_pose_recovers_known_rotation(pose):
     est = HeadPoseEstimator().estimate(full, 640, 480)
     np.testing.assert_allclose([est.yaw, est.pitch, est.roll], pose, atol=0.5)
     assert est.translation_m[2] == pytest.approx(0.6, abs=0.01)
+    # Started from a pose 10° and 10 cm off (last frame's, say), the solve finds the same one.
+    prior_r = rotation_from_angles(pose[0] + 10, pose[1] - 5, pose[2] + 5)
+    prior = HeadPose(0.0, 0.0, 0.0, (0.05, -0.05, 0.5), prior_r)
+    tracked = HeadPoseEstimator().estimate(full, 640, 480, previous=prior)
+    np.testing.assert_allclose([tracked.yaw, tracked.pitch, tracked.roll], [est.yaw, est.pitch, est.roll], atol=0.01)
+    np.testing.assert_allclose(tracked.translation_m, est.translation_m, atol=1e-4)
 
 
 def test_ids_stable_through_motion_and_new_after_loss(face_pipeline_factory):

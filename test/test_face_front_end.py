@@ -148,3 +148,24 @@ def test_a_face_filling_most_of_the_frame_is_found(face_pipeline_factory):
     img = place_face(astronaut_rgb(), (640, 480), (320, 250), 3.0, 0.0)  # a ~320 px face in 480 px
     faces = face_pipeline_factory().process(img, 0.0, "bgr8").faces
     assert len(faces) == 1 and faces[0].quality.size_px > 250 and faces[0].quality.expression_ok
+
+
+def test_two_landmark_workers_give_what_one_gives(face_pipeline_factory):
+    """Faces split over two workers (each with its own interpreters) come back in the same
+    order, with the same IDs and landmarks as one after the other."""
+    pipelines = [face_pipeline_factory(config=FacePipelineConfig(front_end=FrontEndConfig(landmark_workers=n, tile_size=256))) for n in (1, 2)]
+    assert {"landmarks_2", "iris_2"} <= set(pipelines[1].front_end.runtimes())
+    assert "landmarks_2" not in pipelines[0].front_end.runtimes()
+    for i in range(8):
+        img, _ = face_canvas(SIZES, (960, 540), shift=(2.0 * i, 1.5 * i))
+        one, two = (p.process(img, i / 30.0, "bgr8", still=(i == 0)).faces for p in pipelines)
+        assert len(one) == len(SIZES) and [f.face_id for f in one] == [f.face_id for f in two]
+        for a, b in zip(one, two):
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-5)
+
+
+def test_bad_landmark_worker_count_is_refused():
+    from sentin_ros.core.face_front_end import FaceFrontEnd
+
+    with pytest.raises(ValueError, match="landmark_workers"):
+        FaceFrontEnd(FrontEndConfig(landmark_workers=0))

@@ -67,8 +67,18 @@ class FaceLandmarker:
 
     def mesh(self, rgb: np.ndarray, roi: Roi) -> FaceLandmarks:
         """The 468 mesh points in the region (iris rows NaN) and the face-presence probability."""
-        out = self.face.run_pixels({self._face_in: crop(rgb, roi, FACE_INPUT)}, 1.0 / 255.0)
-        points = np.full((L.NUM_LANDMARKS, 3), np.nan, np.float32)
+        return self.mesh_many(rgb, [roi])[0]
+
+    def mesh_many(self, rgb: np.ndarray, rois: list[Roi]) -> list[FaceLandmarks]:
+        # Every region is cut before the first invoke: an invoke evicts the frame from the
+        # cache, and a warp from a cold frame costs about twice one from a warm frame.
+        crops = [crop(rgb, roi, FACE_INPUT) for roi in rois]
+        return [self._mesh_from_crop(c, roi) for c, roi in zip(crops, rois)]
+
+    def _mesh_from_crop(self, face_crop: np.ndarray, roi: Roi) -> FaceLandmarks:
+        out = self.face.run_pixels({self._face_in: face_crop}, 1.0 / 255.0)
+        points = np.empty((L.NUM_LANDMARKS, 3), np.float32)
+        points[NUM_MESH:] = np.nan
         mesh = points[:NUM_MESH]
         mesh[:] = roi.from_input(out[self._mesh].reshape(NUM_MESH, 3), FACE_INPUT)
         box = np.concatenate([mesh[:, :2].min(0), mesh[:, :2].max(0)])
@@ -76,25 +86,37 @@ class FaceLandmarker:
 
     def add_iris(self, rgb: np.ndarray, face: FaceLandmarks) -> None:
         """Fills the 10 iris rows from the iris model on both eyes (one call, batch of two)."""
-        mesh = face.points[:NUM_MESH]
-        eyes = [_eye_roi(mesh, L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER), _eye_roi(mesh, L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER)]
+        self.add_iris_many(rgb, [face])
+
+    def add_iris_many(self, rgb: np.ndarray, faces: list[FaceLandmarks]) -> None:
+        eyes = [_eye_rois(face.points[:NUM_MESH]) for face in faces]
         # The model knows the image-left eye; the image-right one is mirrored in and out.
-        batch = np.empty((2, IRIS_INPUT, IRIS_INPUT, rgb.shape[2]), np.uint8)
-        crop(rgb, eyes[0], IRIS_INPUT, out=batch[0])
-        crop(rgb, eyes[1], IRIS_INPUT, mirror=True, out=batch[1])
-        pts = self.iris.run_pixels({self._iris_in: batch}, 1.0 / 255.0)[self._iris_out].reshape(2, 5, 3)
-        pts[1, :, 0] = IRIS_INPUT - pts[1, :, 0]
-        for (iris_rows, (a, b)), roi, eye in zip(
-            ((L.RIGHT_IRIS, (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER)), (L.LEFT_IRIS, (L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER))), eyes, pts
-        ):
-            iris = roi.from_input(eye, IRIS_INPUT)
-            # The iris model's z is relative to the eye; anchor it at the eye corners' depth.
-            iris[:, 2] += (mesh[a, 2] + mesh[b, 2]) / 2
-            face.points[iris_rows[0]:iris_rows[-1] + 1] = _order_iris(iris, roi.angle)
+        # All eyes are cut first, while the frame is still in the cache (as in mesh_many).
+        batches = np.empty((len(faces), 2, IRIS_INPUT, IRIS_INPUT, rgb.shape[2]), np.uint8)
+        for batch, (right, left) in zip(batches, eyes):
+            crop(rgb, right, IRIS_INPUT, out=batch[0])
+            crop(rgb, left, IRIS_INPUT, mirror=True, out=batch[1])
+        for face, batch, rois in zip(faces, batches, eyes):
+            pts = self.iris.run_pixels({self._iris_in: batch}, 1.0 / 255.0)[self._iris_out].reshape(2, 5, 3)
+            pts[1, :, 0] = IRIS_INPUT - pts[1, :, 0]
+            mesh = face.points[:NUM_MESH]
+            for (rows, (a, b)), roi, eye in zip(_IRIS_ROWS, rois, pts):
+                iris = roi.from_input(eye, IRIS_INPUT)
+                # The iris model's z is relative to the eye; anchor it at the eye corners' depth.
+                iris[:, 2] += (mesh[a, 2] + mesh[b, 2]) / 2
+                face.points[rows[0]:rows[-1] + 1] = _order_iris(iris, roi.angle)
 
     def close(self) -> None:
         for model in self.models():
             model.close()
+
+
+_IRIS_ROWS = ((L.RIGHT_IRIS, (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER)), (L.LEFT_IRIS, (L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER)))
+
+
+def _eye_rois(mesh: np.ndarray) -> tuple[Roi, Roi]:
+    """(image-left eye, image-right eye) squares, each with its x axis running image left -> right."""
+    return _eye_roi(mesh, L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER), _eye_roi(mesh, L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER)
 
 
 def _eye_roi(mesh: np.ndarray, left: int, right: int) -> Roi:

@@ -116,7 +116,9 @@ class FacePipeline:
 
         out = FrameFaces(stamp, w, h, retired_ids=retired)
         for tr, face, pp in zip(tracks, found, pixel_points):
-            pose = self.pose.estimate(pp, w, h)
+            previous = tr.state.get("pose") if tr.state.get("solved") else None
+            pose = self.pose.estimate(pp, w, h, previous)
+            tr.state["solved"] = pose is not None
             if pose is None:
                 pose = tr.state.get("pose") or HeadPose(0.0, 0.0, 0.0, (0.0, 0.0, 0.0), np.eye(3))
             motion = _rotation_speed(tr.state.get("pose"), tr.state.get("t"), pose, stamp)
@@ -186,6 +188,7 @@ PARAMETERS: dict[str, tuple] = {
     "min_new_presence": (_FE.min_new_presence, "Face-presence probability a new track needs on its first frame (stricter: non-faces the detector accepts score up to ~0.96).", (0.0, 1.0)),
     "max_faces": (_FE.max_faces, "Maximum faces per frame (cost grows with the faces present).", (1, 32)),
     "iris": (_FE.iris, "Run the iris model (10 iris points, the gaze node's eye features; ~2 ms a face). Off: iris points and eye features are NaN.", None),
+    "landmark_workers": (_FE.landmark_workers, "Faces whose landmarks and iris run at once, each worker with interpreters of its own (num_threads each): with 2 on two free cores, two faces' models run side by side (LiteRT releases the GIL); 1 = one face after the other.", (1, 8)),
     "detector_model_path": (_FE.detector_model_path, "BlazeFace .tflite for detector_range; empty = the model in the mediapipe wheel.", None),
     "landmark_model_path": (_FE.landmark_model_path, "Face-landmark .tflite; empty = the mediapipe wheel's face_landmark.tflite.", None),
     "iris_model_path": (_FE.iris_model_path, "Iris .tflite; empty = the mediapipe wheel's iris_landmark.tflite.", None),
@@ -203,7 +206,7 @@ def pipeline_config(values: dict, runtime=None) -> FacePipelineConfig:
         detector_range=str(v["detector_range"]), detect_interval=int(v["detect_interval"]), tile_size=int(v["tile_size"]),
         tile_interval=int(v["tile_interval"]), min_detection_score=float(v["min_detection_score"]),
         min_presence=float(v["min_presence"]), min_new_presence=float(v["min_new_presence"]), max_faces=int(v["max_faces"]),
-        iris=bool(v["iris"]), detector_model_path=str(v["detector_model_path"]), landmark_model_path=str(v["landmark_model_path"]),
+        iris=bool(v["iris"]), landmark_workers=int(v["landmark_workers"]), detector_model_path=str(v["detector_model_path"]), landmark_model_path=str(v["landmark_model_path"]),
         iris_model_path=str(v["iris_model_path"]),
     )
     if runtime is not None:

@@ -32,16 +32,16 @@ class Roi:
         )
 
     def from_input(self, points: np.ndarray, side: int) -> np.ndarray:
-        """Points (N, 2+) in model-input pixels -> image pixels (z, if any, scaled like x)."""
+        """Points (N, 2 or 3) in model-input pixels -> image pixels (z, if any, scaled like x)."""
         c, s = np.cos(self.angle), np.sin(self.angle)
         k = self.size / side
-        u = (points[:, 0] - side / 2) * k
-        v = (points[:, 1] - side / 2) * k
-        out = np.empty_like(points, dtype=np.float32)
-        out[:, 0] = self.cx + c * u - s * v
-        out[:, 1] = self.cy + s * u + c * v
-        if points.shape[1] > 2:
-            out[:, 2:] = points[:, 2:] * k
+        # One product with the inverse of to_input (as rows: out = points @ a + b).
+        a = np.array([[k * c, k * s, 0.0], [-k * s, k * c, 0.0], [0.0, 0.0, k]], np.float32)
+        half = side / 2
+        b = np.array([self.cx - k * half * (c - s), self.cy - k * half * (s + c), 0.0], np.float32)
+        d = points.shape[1]
+        out = np.asarray(points, np.float32) @ a[:d, :d]
+        out += b[:d]
         return out
 
     def box(self) -> tuple[float, float, float, float]:
