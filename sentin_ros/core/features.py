@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import landmarks as L
-from .alignment import eye_centres
 
 GEOMETRY_NAMES = (
     "ear_left", "ear_right", "blink", "brow_lowering", "brow_knit", "lip_corner_pull",
@@ -24,20 +23,35 @@ EYE_NAMES = (
 BLINK_EAR = 0.18  # mean EAR below this counts as a blink (closed eyes)
 
 
-def _face_axes(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Unit vectors along the eye line (toward the image right) and down the face; inter-ocular distance."""
-    right, left = eye_centres(p)
-    u = left - right
-    iod = float(np.linalg.norm(u))
-    u = u / max(iod, 1e-6)
-    v = np.array([-u[1], u[0]])  # u rotated +90° in image coordinates: points down the face
-    return u, v, max(iod, 1e-6)
+# Points are complex numbers x + iy: |a - b| is a distance and 1j * u turns u by +90° in image
+# coordinates (down the face for the eye line). A face's dozen points as Python scalars cost a
+# fraction of the per-point numpy calls they replace, and these run for every face and frame.
+def _points(p: np.ndarray, idx) -> dict[int, complex]:
+    idx = list(dict.fromkeys(idx))
+    q = p[idx, :2].astype(np.float64)
+    return dict(zip(idx, (q[:, 0] + 1j * q[:, 1]).tolist()))
 
 
-def eye_aspect_ratio(p: np.ndarray, idx: tuple[int, ...]) -> float:
+def _dot(a: complex, b: complex) -> float:
+    return a.real * b.real + a.imag * b.imag
+
+
+def _eye_centres(z: dict[int, complex]) -> tuple[complex, complex]:
+    """(image-left eye, image-right eye) centres, as alignment.eye_centres."""
+    return (z[L.RIGHT_EYE_OUTER] + z[L.RIGHT_EYE_INNER]) / 2, (z[L.LEFT_EYE_OUTER] + z[L.LEFT_EYE_INNER]) / 2
+
+
+_EYE_CORNERS = (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER, L.LEFT_EYE_OUTER, L.LEFT_EYE_INNER)
+_GEOMETRY_POINTS = (*_EYE_CORNERS, *L.LEFT_EYE_EAR, *L.RIGHT_EYE_EAR, L.RIGHT_BROW_INNER, L.LEFT_BROW_INNER,
+                    L.MOUTH_RIGHT, L.MOUTH_LEFT, L.LIP_INNER_UPPER, L.LIP_INNER_LOWER, L.LIP_OUTER_UPPER, L.LIP_OUTER_LOWER)
+_EYE_POINTS = (*_EYE_CORNERS, L.LEFT_EYE_UPPER_LID, L.LEFT_EYE_LOWER_LID, L.RIGHT_EYE_UPPER_LID,
+               L.RIGHT_EYE_LOWER_LID, *L.LEFT_IRIS, *L.RIGHT_IRIS)
+
+
+def eye_aspect_ratio(z: dict[int, complex], idx: tuple[int, ...]) -> float:
     """EAR = (|p2-p6| + |p3-p5|) / (2 |p1-p4|)  (Soukupova & Cech 2016)."""
-    p1, p2, p3, p4, p5, p6 = (p[i, :2] for i in idx)
-    return float((np.linalg.norm(p2 - p6) + np.linalg.norm(p3 - p5)) / (2 * max(np.linalg.norm(p1 - p4), 1e-6)))
+    p1, p2, p3, p4, p5, p6 = (z[i] for i in idx)
+    return (abs(p2 - p6) + abs(p3 - p5)) / (2 * max(abs(p1 - p4), 1e-6))
 
 
 def geometry_metrics(p: np.ndarray, yaw: float, pitch: float, head_motion_dps: float) -> np.ndarray:
@@ -56,16 +70,18 @@ def geometry_metrics(p: np.ndarray, yaw: float, pitch: float, head_motion_dps: f
     head_motion      head rotation speed, degrees per second (0 on a track's first frame)
     head_yaw_norm    yaw / 90;  head_pitch_norm  pitch / 90
     """
-    u, v, iod = _face_axes(p)
-    right_eye, left_eye = eye_centres(p)
+    z = _points(p, _GEOMETRY_POINTS)
+    right_eye, left_eye = _eye_centres(z)
+    iod = max(abs(left_eye - right_eye), 1e-6)
+    v = 1j * (left_eye - right_eye) / iod  # down the face
     eye_line = (right_eye + left_eye) / 2
-    ear_l = eye_aspect_ratio(p, L.LEFT_EYE_EAR)
-    ear_r = eye_aspect_ratio(p, L.RIGHT_EYE_EAR)
-    brow_height = np.mean([(eye_line - p[i, :2]) @ v for i in (L.RIGHT_BROW_INNER, L.LEFT_BROW_INNER)])
-    brow_gap = np.linalg.norm(p[L.LEFT_BROW_INNER, :2] - p[L.RIGHT_BROW_INNER, :2])
-    corners = (p[L.MOUTH_RIGHT, :2] + p[L.MOUTH_LEFT, :2]) / 2
-    lip_centre = (p[L.LIP_INNER_UPPER, :2] + p[L.LIP_INNER_LOWER, :2]) / 2
-    mouth_w = max(float(np.linalg.norm(p[L.MOUTH_LEFT, :2] - p[L.MOUTH_RIGHT, :2])), 1e-6)
+    ear_l = eye_aspect_ratio(z, L.LEFT_EYE_EAR)
+    ear_r = eye_aspect_ratio(z, L.RIGHT_EYE_EAR)
+    brow_height = (_dot(eye_line - z[L.RIGHT_BROW_INNER], v) + _dot(eye_line - z[L.LEFT_BROW_INNER], v)) / 2
+    brow_gap = abs(z[L.LEFT_BROW_INNER] - z[L.RIGHT_BROW_INNER])
+    corners = (z[L.MOUTH_RIGHT] + z[L.MOUTH_LEFT]) / 2
+    lip_centre = (z[L.LIP_INNER_UPPER] + z[L.LIP_INNER_LOWER]) / 2
+    mouth_w = max(abs(z[L.MOUTH_LEFT] - z[L.MOUTH_RIGHT]), 1e-6)
     return np.array(
         [
             ear_l,
@@ -73,10 +89,10 @@ def geometry_metrics(p: np.ndarray, yaw: float, pitch: float, head_motion_dps: f
             1.0 if (ear_l + ear_r) / 2 < BLINK_EAR else 0.0,
             -brow_height / iod,
             -brow_gap / iod,
-            ((lip_centre - corners) @ v) / iod,
-            abs((p[L.LIP_INNER_LOWER, :2] - p[L.LIP_INNER_UPPER, :2]) @ v) / mouth_w,
+            _dot(lip_centre - corners, v) / iod,
+            abs(_dot(z[L.LIP_INNER_LOWER] - z[L.LIP_INNER_UPPER], v)) / mouth_w,
             mouth_w / iod,
-            abs((p[L.LIP_OUTER_LOWER, :2] - p[L.LIP_OUTER_UPPER, :2]) @ v) / mouth_w,
+            abs(_dot(z[L.LIP_OUTER_LOWER] - z[L.LIP_OUTER_UPPER], v)) / mouth_w,
             head_motion_dps,
             yaw / 90.0,
             pitch / 90.0,
@@ -85,17 +101,15 @@ def geometry_metrics(p: np.ndarray, yaw: float, pitch: float, head_motion_dps: f
     )
 
 
-def _eye(p: np.ndarray, img_left_corner: int, img_right_corner: int, upper: int, lower: int, iris: tuple[int, ...]):
-    a, b = p[img_left_corner, :2], p[img_right_corner, :2]
-    width = max(float(np.linalg.norm(b - a)), 1e-6)
-    ex = (b - a) / width
-    ey = np.array([-ex[1], ex[0]])
-    centre = p[iris[0], :2]
-    lid_mid = (p[upper, :2] + p[lower, :2]) / 2
-    x = ((centre - (a + b) / 2) @ ex) / (width / 2)
-    y = ((centre - lid_mid) @ ey) / width
-    opening = abs((p[lower, :2] - p[upper, :2]) @ ey) / width
-    radius = np.mean([np.linalg.norm(p[i, :2] - centre) for i in iris[1:]]) / width
+def _eye(z: dict[int, complex], img_left_corner: int, img_right_corner: int, upper: int, lower: int, iris: tuple[int, ...]):
+    a, b = z[img_left_corner], z[img_right_corner]
+    width = max(abs(b - a), 1e-6)
+    ey = 1j * (b - a) / width
+    centre = z[iris[0]]
+    x = _dot(centre - (a + b) / 2, (b - a) / width) / (width / 2)
+    y = _dot(centre - (z[upper] + z[lower]) / 2, ey) / width
+    opening = abs(_dot(z[lower] - z[upper], ey)) / width
+    radius = sum(abs(z[i] - centre) for i in iris[1:]) / (len(iris) - 1) / width
     return x, y, opening, radius
 
 
@@ -112,17 +126,18 @@ def eye_features(p: np.ndarray, width: int, height: int) -> np.ndarray:
     eye_cx, eye_cy  eye mid-point in the image, mapped to [-1, 1] (0 = image centre)
     "left"/"right" are the subject's eyes (the left eye appears on the image's right).
     """
-    xl, yl, ol, rl = _eye(p, L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER, L.LEFT_EYE_UPPER_LID, L.LEFT_EYE_LOWER_LID, L.LEFT_IRIS)
-    xr, yr, orr, rr = _eye(p, L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER, L.RIGHT_EYE_UPPER_LID, L.RIGHT_EYE_LOWER_LID, L.RIGHT_IRIS)
-    right_eye, left_eye = eye_centres(p)
+    z = _points(p, _EYE_POINTS)
+    xl, yl, ol, rl = _eye(z, L.LEFT_EYE_INNER, L.LEFT_EYE_OUTER, L.LEFT_EYE_UPPER_LID, L.LEFT_EYE_LOWER_LID, L.LEFT_IRIS)
+    xr, yr, orr, rr = _eye(z, L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER, L.RIGHT_EYE_UPPER_LID, L.RIGHT_EYE_LOWER_LID, L.RIGHT_IRIS)
+    right_eye, left_eye = _eye_centres(z)
     mid = (right_eye + left_eye) / 2
     return np.array(
         [
             xl, yl, xr, yr, ol, orr,
             (rl + rr) / 2,
-            np.linalg.norm(left_eye - right_eye) / max(width, 1),
-            2 * mid[0] / max(width, 1) - 1,
-            2 * mid[1] / max(height, 1) - 1,
+            abs(left_eye - right_eye) / max(width, 1),
+            2 * mid.real / max(width, 1) - 1,
+            2 * mid.imag / max(height, 1) - 1,
         ],
         dtype=np.float32,
     )
