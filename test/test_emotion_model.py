@@ -81,3 +81,11 @@ def test_test_time_mirror_averages_both_views_and_keeps_the_face_s_embedding():
     expected = (own + flipped) / np.sum(own + flipped)
     assert np.allclose(both, expected, atol=1e-5) and np.isclose(both.sum(), 1.0)
     assert np.array_equal(both_emb, own_emb)
+
+
+def test_the_default_card_is_rendered_from_its_metrics():
+    """Every figure of the card comes from the metrics JSON (small_card): an edit to one alone fails."""
+    from training.emotion.small_card import render
+
+    large = json.loads((ROOT / "models" / "affective_cnn_large.metrics.json").read_text())
+    assert (ROOT / "models" / "affective_cnn_int8.md").read_text() == render(METRICS, large)
