@@ -50,17 +50,20 @@ def test_roi_round_trip():
 
 
 def test_landmarks_match_the_facemesh_solution_on_the_astronaut(face_pipeline_factory):
-    """Same topology and within 2 px (mean) of mediapipe.solutions.face_mesh on the same face."""
+    """Same topology as mediapipe.solutions.face_mesh; the mesh within 0.5 px (mean) of the solution
+    that runs the same model (refine_landmarks=False: the same region, so the same input), the iris
+    within 2 px of the refined solution's (the attention model: another network)."""
     import mediapipe as mp
 
     rgb = astronaut_rgb()
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
-        ref = mesh.process(rgb).multi_face_landmarks[0].landmark
-    ref = np.array([(p.x * 512, p.y * 512) for p in ref])
+    ref = {}
+    for refine in (False, True):
+        with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=refine) as mesh:
+            ref[refine] = np.array([(p.x * 512, p.y * 512) for p in mesh.process(rgb).multi_face_landmarks[0].landmark])
     ours = face_pipeline_factory().process(rgb, 0.0, "rgb8").faces[0].landmarks[:, :2] * 512
-    err = np.linalg.norm(ours - ref, axis=1)
-    assert err[:468].mean() < 2.0
-    assert err[468:].mean() < 2.0  # the 10 iris points, in FaceMesh's order
+    assert ours.shape == ref[True].shape == (478, 2)
+    assert np.linalg.norm(ours[:468] - ref[False], axis=1).mean() < 0.5
+    assert np.linalg.norm(ours[468:] - ref[True][468:], axis=1).mean() < 2.0  # the 10 iris points, in FaceMesh's order
 
 
 @pytest.mark.parametrize("canvas", [(1280, 720), (960, 540)])
