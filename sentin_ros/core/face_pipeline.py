@@ -188,7 +188,7 @@ PARAMETERS: dict[str, tuple] = {
     "min_new_presence": (_FE.min_new_presence, "Face-presence probability a new track needs on its first frame (stricter: non-faces the detector accepts score up to ~0.96).", (0.0, 1.0)),
     "max_faces": (_FE.max_faces, "Maximum faces per frame (cost grows with the faces present).", (1, 32)),
     "iris": (_FE.iris, "Run the iris model (10 iris points, the gaze node's eye features; ~2 ms a face). Off: iris points and eye features are NaN.", None),
-    "landmark_workers": (_FE.landmark_workers, "Faces whose landmarks and iris run at once, each worker with interpreters of its own (num_threads each): with 2 on two free cores, two faces' models run side by side (LiteRT releases the GIL); 1 = one face after the other.", (1, 8)),
+    "landmark_workers": (_FE.landmark_workers, "Faces whose landmarks, and eyes whose iris, run at once, each worker with interpreters of its own (num_threads each): with 2 on two free cores, two faces' landmark models (or one face's two eyes) run side by side (LiteRT releases the GIL); 1 = one after the other.", (1, 8)),
     "detector_model_path": (_FE.detector_model_path, "BlazeFace .tflite for detector_range; empty = the model in the mediapipe wheel.", None),
     "landmark_model_path": (_FE.landmark_model_path, "Face-landmark .tflite; empty = the mediapipe wheel's face_landmark.tflite.", None),
     "iris_model_path": (_FE.iris_model_path, "Iris .tflite; empty = the mediapipe wheel's iris_landmark.tflite.", None),
