@@ -172,3 +172,33 @@ def test_bad_landmark_worker_count_is_refused():
 
     with pytest.raises(ValueError, match="landmark_workers"):
         FaceFrontEnd(FrontEndConfig(landmark_workers=0))
+
+
+def _first_frame_with_two_faces(background: bool) -> tuple[int, list[np.ndarray]]:
+    """A face tracked from frame 0, a second one appearing on frame 3 (found by a scheduled pass)."""
+    from sentin_ros.core.face_front_end import FaceFrontEnd
+
+    fe = FaceFrontEnd(FrontEndConfig(background_detection=background))
+    first, points = None, []
+    try:
+        for i in range(16):
+            img, _ = face_canvas([110, 110], (640, 480))
+            if i < 3:
+                img[:, 320:] = 90
+            found = fe.find(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), all_windows=i == 0)
+            points.append(np.array(sorted((f.landmarks.points for f in found), key=lambda p: p[0, 0])))
+            if first is None and len(found) == 2:
+                first = i
+    finally:
+        fe.close()
+    return first, points
+
+
+def test_background_detection_adds_new_faces_one_frame_later_and_deterministically():
+    on_frame, _ = _first_frame_with_two_faces(background=False)
+    first, points = _first_frame_with_two_faces(background=True)
+    again, points_again = _first_frame_with_two_faces(background=True)
+    assert on_frame is not None and 3 <= on_frame <= 10
+    assert first == again == on_frame + 1  # the pass ran beside the frame; its face joined the next one
+    for a, b in zip(points, points_again):
+        np.testing.assert_array_equal(a, b)

@@ -17,7 +17,7 @@ found within one sweep of the tiles while no frame pays for more than three dete
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +49,12 @@ class FrontEndConfig:
     # (LiteRT releases the GIL in invoke; two workers on two cores measured 1.95x the landmark
     # throughput of one, while two XNNPACK threads in one interpreter gave 1.55x).
     landmark_workers: int = 1
+    # The scheduled detector passes (the whole frame every detect_interval frames, the tiles) run
+    # on a thread of their own while the frame's tracks are followed; their new faces join on the
+    # next frame, whose find() waits for them, so the results do not depend on timing. A pass
+    # costs as much as following a face or two, and on the frame itself it made that frame late.
+    # Detection with nothing tracked, on the frame a track is lost, and on a still stays on the frame.
+    background_detection: bool = True
     runtime: ModelOptions = field(default_factory=ModelOptions)
     detector_model_path: str = ""  # '' = the mediapipe wheel's model for the range
     landmark_model_path: str = ""
@@ -105,6 +111,8 @@ class FaceFrontEnd:
         self.near_detector = None  # auto: the short-range model on the whole frame, for close faces
         self.landmarkers: list[FaceLandmarker] = []
         self._pool = None
+        self._detection_pool = None
+        self._pending: Future | None = None  # a background detector pass, collected by the next find()
         try:
             if c.detector_range == "auto":
                 self.near_detector = FaceDetector(mediapipe_model("near"), SPECS["near"], c.runtime, min_score=c.min_detection_score)
@@ -117,6 +125,8 @@ class FaceFrontEnd:
                 ))
             if c.landmark_workers > 1:
                 self._pool = ThreadPoolExecutor(c.landmark_workers - 1, thread_name_prefix="face_landmarks")
+            if c.background_detection:
+                self._detection_pool = ThreadPoolExecutor(1, thread_name_prefix="face_detection")
         except Exception:
             self.close()
             raise
@@ -146,6 +156,7 @@ class FaceFrontEnd:
         return f"{self.config.detector_range} range; " + "; ".join(m.describe() for m in self.runtimes().values())
 
     def reset(self) -> None:
+        self._collect_background()
         self._tracks.clear()
 
     def find(self, rgb: np.ndarray, all_windows: bool = False) -> list[FoundFace]:
@@ -163,11 +174,14 @@ class FaceFrontEnd:
                 lost = True
         found = _dedupe(found)
 
+        dets = self._collect_background()
         windows = self._windows(w, h, lost, all_windows)
         if windows and len(found) < c.max_faces:
-            dets = self.detector.detect(rgb, windows)
-            if self.near_detector is not None and windows[0] == (0, 0, w, h):
-                dets = merge_detections([*dets, *self.near_detector.detect(rgb, windows[:1])])
+            if self._detection_pool is not None and self._tracks and not lost and not all_windows:
+                self._pending = self._detection_pool.submit(self._detect, rgb.copy(), windows)
+            else:
+                dets = merge_detections([*dets, *self._detect(rgb, windows)]) if dets else self._detect(rgb, windows)
+        if dets and len(found) < c.max_faces:
             if found:  # faces we already follow
                 boxes = np.array([f.landmarks.box for f in found])
                 dets = [d for d in dets if box_iou(d.box, boxes).max() <= 0.2]
@@ -191,6 +205,18 @@ class FaceFrontEnd:
             tracks[key] = _Track(next_roi(face.landmarks.points), face.detection_score)
         self._tracks = tracks
         return found
+
+    def _detect(self, rgb: np.ndarray, windows: list[tuple[int, int, int, int]]) -> list[Detection]:
+        h, w = rgb.shape[:2]
+        dets = self.detector.detect(rgb, windows)
+        if self.near_detector is not None and windows[0] == (0, 0, w, h):
+            dets = merge_detections([*dets, *self.near_detector.detect(rgb, windows[:1])])
+        return dets
+
+    def _collect_background(self) -> list[Detection]:
+        """The last frame's background pass, waited for (it has usually finished on the other core)."""
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else []
 
     def _spread(self, work, items: list) -> list:
         """work(landmarker, items) over consecutive shares of the items, one share per landmark
@@ -228,9 +254,10 @@ class FaceFrontEnd:
         return self._next_key - 1
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        for pool in (self._pool, self._detection_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._pool = self._detection_pool = self._pending = None
         for part in (self.detector, self.near_detector, *self.landmarkers):
             if part is not None:
                 part.close()

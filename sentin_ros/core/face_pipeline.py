@@ -189,6 +189,7 @@ PARAMETERS: dict[str, tuple] = {
     "max_faces": (_FE.max_faces, "Maximum faces per frame (cost grows with the faces present).", (1, 32)),
     "iris": (_FE.iris, "Run the iris model (10 iris points, the gaze node's eye features; ~2 ms a face). Off: iris points and eye features are NaN.", None),
     "landmark_workers": (_FE.landmark_workers, "Faces whose landmarks, and eyes whose iris, run at once, each worker with interpreters of its own (num_threads each): with 2 on two free cores, two faces' landmark models (or one face's two eyes) run side by side (LiteRT releases the GIL); 1 = one after the other.", (1, 8)),
+    "background_detection": (_FE.background_detection, "Run the scheduled detector passes (whole frame every detect_interval, tiles) on a thread of their own while the tracked faces are followed; new faces join one frame later (deterministically). Uses a second core when there is one; off: on the frame itself, which makes that frame late by a detector pass. Detection with nothing tracked, on a lost track and on stills always runs on the frame.", None),
     "detector_model_path": (_FE.detector_model_path, "BlazeFace .tflite for detector_range; empty = the model in the mediapipe wheel.", None),
     "landmark_model_path": (_FE.landmark_model_path, "Face-landmark .tflite; empty = the mediapipe wheel's face_landmark.tflite.", None),
     "iris_model_path": (_FE.iris_model_path, "Iris .tflite; empty = the mediapipe wheel's iris_landmark.tflite.", None),
@@ -206,7 +207,7 @@ def pipeline_config(values: dict, runtime=None) -> FacePipelineConfig:
         detector_range=str(v["detector_range"]), detect_interval=int(v["detect_interval"]), tile_size=int(v["tile_size"]),
         tile_interval=int(v["tile_interval"]), min_detection_score=float(v["min_detection_score"]),
         min_presence=float(v["min_presence"]), min_new_presence=float(v["min_new_presence"]), max_faces=int(v["max_faces"]),
-        iris=bool(v["iris"]), landmark_workers=int(v["landmark_workers"]), detector_model_path=str(v["detector_model_path"]), landmark_model_path=str(v["landmark_model_path"]),
+        iris=bool(v["iris"]), landmark_workers=int(v["landmark_workers"]), background_detection=bool(v["background_detection"]), detector_model_path=str(v["detector_model_path"]), landmark_model_path=str(v["landmark_model_path"]),
         iris_model_path=str(v["iris_model_path"]),
     )
     if runtime is not None:

@@ -14,7 +14,7 @@ from .qos import image_qos, output_qos
 from .topics import camera_info_topic
 
 #: Pipeline parameters whose change needs new interpreters (the others are read at configure).
-_FRONT_END_MODEL_PARAMETERS = ("detector_range", "iris", "landmark_workers", "detector_model_path", "landmark_model_path", "iris_model_path")
+_FRONT_END_MODEL_PARAMETERS = ("detector_range", "iris", "landmark_workers", "background_detection", "detector_model_path", "landmark_model_path", "iris_model_path")
 
 
 class FaceNode(ModelOwner, PerceptionNode):

@@ -64,12 +64,15 @@ def make_bag(path: Path, frames: list[np.ndarray], rate: float) -> str:
 def bench_inprocess(bag: str, label: str, threads: int = 1, stages=None, iris: bool = True, workers: int = 1) -> dict:
     """Every frame of the bag through PerceptionPipeline (the deterministic evaluator): `threads`
     per model and for OpenCV; stages None = all; iris False = no iris model (no gaze to feed);
-    workers: landmark workers (faces whose landmarks run at once)."""
+    workers: landmark workers (faces whose landmarks run at once). The detector passes run on a
+    thread of their own only in a budget of more than one core (threads or workers > 1)."""
     from ..eval.common import STAGES
     from ..eval.deterministic import evaluate_deterministic
 
+    background = threads > 1 or workers > 1
     with cv2_threads(threads):
-        r = evaluate_deterministic(bag, stages=stages or STAGES, num_threads=threads, iris=iris, landmark_workers=workers)
+        r = evaluate_deterministic(bag, stages=stages or STAGES, num_threads=threads, iris=iris, landmark_workers=workers,
+                                   background_detection=background)
     raw = r["timings_ms_raw"]
     total = np.array(raw["total"][5:])  # the first frames include graph start-up
     decode = np.array(raw["decode"][5:])
@@ -78,7 +81,7 @@ def bench_inprocess(bag: str, label: str, threads: int = 1, stages=None, iris: b
         "label": label, "frames": len(total), "faces_per_frame_mean": float(faces), "stages": r["stages"],
         "fps_pipeline": float(1000 / total.mean()), "fps_with_bag_decode": float(1000 / (total + decode).mean()),
         "ms_per_frame": stat(list(total)), "timings_ms": {k: stat(v[5:]) for k, v in raw.items()},
-        "threads": threads, "iris": iris, "landmark_workers": workers,
+        "threads": threads, "iris": iris, "landmark_workers": workers, "background_detection": background,
         "method": f"PerceptionPipeline.process on every frame of a 640×480 bag, sequentially, {threads} thread(s) per model and for OpenCV; "
                   "frame rate = 1000 / mean ms per frame (first 5 frames left out); bag decode = rosbags CDR -> numpy",
     }

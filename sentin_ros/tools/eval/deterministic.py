@@ -15,7 +15,7 @@ from .records import record_from_result, stage_states
 
 
 def build_pipeline(want=STAGES, num_threads: int = 1, max_faces: int = 4, model_paths: dict[str, str] | None = None,
-                   iris: bool = True, landmark_workers: int = 1):
+                   iris: bool = True, landmark_workers: int = 1, background_detection: bool = True):
     """The PerceptionPipeline with the requested stages; (pipeline, {stage: "not requested"} for the others)."""
     from ...core.face_front_end import FrontEndConfig
     from ...core.face_pipeline import FacePipelineConfig
@@ -23,7 +23,8 @@ def build_pipeline(want=STAGES, num_threads: int = 1, max_faces: int = 4, model_
 
     skipped = {s: "not requested" for s in STAGES if s not in want}
     cfg = PipelineConfig(
-        face=FacePipelineConfig(front_end=FrontEndConfig(max_faces=max_faces, iris=iris, landmark_workers=landmark_workers)),
+        face=FacePipelineConfig(front_end=FrontEndConfig(max_faces=max_faces, iris=iris, landmark_workers=landmark_workers,
+                                                                   background_detection=background_detection)),
         emotion="emotion" in want, stress="stress" in want, gaze="gaze" in want, num_threads=num_threads,
     )
     for stage, path in (model_paths or {}).items():
@@ -35,13 +36,13 @@ def build_pipeline(want=STAGES, num_threads: int = 1, max_faces: int = 4, model_
 def evaluate_deterministic(
     bag: str, image_topic: str | None = None, stages=STAGES, num_threads: int = 1, max_faces: int = 4,
     max_frames: int = 0, progress: Callable[[int], None] | None = None, record_outputs: str | None = None,
-    model_paths: dict[str, str] | None = None, iris: bool = True, landmark_workers: int = 1,
+    model_paths: dict[str, str] | None = None, iris: bool = True, landmark_workers: int = 1, background_detection: bool = True,
 ) -> dict:
     """model_paths: {"emotion"|"stress"|"gaze": .tflite} instead of the committed models (candidates)."""
     with BagReader(bag, image_topic) as reader:
         info = reader.info
         total = min(info.frames, max_frames) if max_frames else info.frames
-        pipeline, skipped = build_pipeline(stages, num_threads, max_faces, model_paths, iris, landmark_workers)
+        pipeline, skipped = build_pipeline(stages, num_threads, max_faces, model_paths, iris, landmark_workers, background_detection)
         frames, timings = [], {"decode": [], "face": [], "emotion": [], "stress": [], "gaze": [], "total": []}
         recorder = OutputRecorder(record_outputs) if record_outputs else None
         try:
