@@ -174,7 +174,7 @@ def test_bad_landmark_worker_count_is_refused():
         FaceFrontEnd(FrontEndConfig(landmark_workers=0))
 
 
-def _first_frame_with_two_faces(background: bool) -> tuple[int, list[np.ndarray]]:
+def _first_frame_with_two_faces(background: bool) -> tuple[int | None, list[np.ndarray]]:
     """A face tracked from frame 0, a second one appearing on frame 3 (found by a scheduled pass)."""
     from sentin_ros.core.face_front_end import FaceFrontEnd
 
