@@ -274,16 +274,16 @@ def landmark_agreement(shared: Path | None) -> dict:
         plain.close()
         refined.close()
         p.close()
-
-        def stat(v, f=np.mean):
-            return round(float(f(v)), 2) if v else None
-
-        out[name] = {"frames_compared": len(mesh), "mesh_mean_px": stat(mesh),
-                     "mesh_vs_attention_model_mean_px": stat(mesh_att),
-                     "mediapipe_models_apart_mean_px": stat(models_apart),
-                     "iris_vs_attention_model_mean_px": stat(iris),
-                     "iris_vs_attention_model_median_px": stat(iris, np.median)}
+        out[name] = {"frames_compared": len(mesh), "mesh_mean_px": _px(mesh),
+                     "mesh_vs_attention_model_mean_px": _px(mesh_att),
+                     "mediapipe_models_apart_mean_px": _px(models_apart),
+                     "iris_vs_attention_model_mean_px": _px(iris),
+                     "iris_vs_attention_model_median_px": _px(iris, np.median)}
     return out
+
+
+def _px(values: list[float], reduce=np.mean) -> float | None:
+    return round(float(reduce(values)), 2) if values else None
 
 
 def main() -> int:

@@ -5,8 +5,8 @@
 Each shared single-face clip runs through the face front end at its own resolution (the
 reference), then again with every frame scaled so that the face is S pixels across (landmark
 extent) and pasted on a 640×480 grey canvas, for S from 160 down to 32 px. Per size: frames
-where the face is found, and the mean and 90th-percentile absolute difference of the iris
-position features (`iris_x_*`, `iris_y_*` of core/features.eye_features: the iris centre on the
+where the face is found, and the absolute difference (iris_x: mean and 90th percentile;
+iris_y: mean) of the iris position features (`iris_x_*`, `iris_y_*` of core/features.eye_features: the iris centre on the
 eye's own axes, / half the eye width and / the eye width) from the reference's on the same
 frame. That is the loss from resolution, not an error against ground truth. For scale: an
 eyeball of 12 mm radius in an eye 30 mm wide moves iris_x by about 0.8·sin(angle), so 0.014 is

@@ -33,6 +33,7 @@ from .qos import output_qos
 
 EXPIRY_BACKSTOP_S = 0.2  # frames past their embedding deadline wait at most this long when no message comes
 
+
 class StressNode(ModelNode):
     MODEL_PATH_PARAMETERS = {"model_path": "stress", "emotion_model_path": "emotion"}
     EXPRESSION = True
@@ -102,11 +103,10 @@ class StressNode(ModelNode):
 
             self.open_input(Emotion, self.param("emotion_topic"), self._on_emotion, output_qos(depth=50))
             if self._expiry_timer is None:  # kept for the node's life, like every waitable (base_node)
-                # Expired frames are released on every FaceArray and Emotion that arrives; the timer
-                # is only the backstop for a stream that stops. Each executor wake-up costs ~1 ms of
-                # Python (rclpy rebuilds the wait set), GIL time taken from the other nodes of a
-                # composition: at 50 Hz this timer was 5 % of a core. (Cancelling it while nothing
-                # waits is no way out: this rclpy then fails a call already taken from the wait set.)
+                # Overdue frames are released by every FaceArray and Emotion that arrives; this timer
+                # is only the backstop for a stream that stops. An executor wake-up costs ~1 ms of
+                # GIL-held Python (rclpy rebuilds the wait set): at 50 Hz, 5 % of a core. Cancelling
+                # the timer while idle is no way out: this rclpy then fails a call already taken.
                 self._expiry_timer = self.create_timer(EXPIRY_BACKSTOP_S, self._release_expired)
 
     def enqueue(self, item) -> None:
