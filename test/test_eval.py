@@ -91,6 +91,8 @@ def test_realtime_mode_reports_latency_and_drops(realtime):
     lat = result["latency_ms"]["faces"]
     assert lat["n"] == result["frames_processed"] > 0 and 0 < lat["p50"] <= lat["p99"]
     assert result["node_stats"]["faces"]["received"] >= result["frames_processed"]
+    # the listener is another process: every FaceArray the face node published reached it
+    assert result["frames_processed"] == result["node_stats"]["faces"]["processed"]
     assert result["stages"] == {"emotion": "on", "stress": "on", "gaze": "on"}
     assert result["latency_ms"]["emotion"]["n"] > 0
     # the outputs went to a bag typed with the sentin_ros messages from msg/*.msg
@@ -147,3 +149,35 @@ def test_both_modes_write_the_same_record_schema(realtime, deterministic):
         ("frame", ("height", "stamp_ns", "width")), ("face", ("face_id", "pitch", "roi", "roll", "score", "yaw"))}
     assert any("emotion" in f for fr in realtime["frames"] for f in fr["faces"])
     assert any("emotion" in f for fr in deterministic["frames"] for f in fr["faces"])
+
+
+def test_output_tap_in_its_own_process_receives_every_message_in_order():
+    import time
+
+    import rclpy
+    from std_msgs.msg import Header
+
+    from sentin_ros.ros.qos import output_qos
+    from sentin_ros.tools.eval.tap import OutputTap
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, args=[], domain_id=231)
+    try:
+        node = rclpy.create_node("tap_test_publisher", context=ctx)
+        pub = node.create_publisher(Header, "/tap_test", output_qos())
+        tap = OutputTap({"faces": ("/tap_test", "std_msgs/msg/Header")}, 231)
+        deadline = time.monotonic() + 5.0
+        while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent = []
+        for i in range(20):
+            sent.append(time.perf_counter())
+            pub.publish(Header(frame_id=f"frame {i}"))
+            time.sleep(0.005)
+        time.sleep(0.3)
+        received = tap.stop()["faces"]
+    finally:
+        rclpy.shutdown(context=ctx)
+    assert [m.frame_id for _, m in received] == [f"frame {i}" for i in range(20)]
+    # arrival times are on this process's perf_counter clock: after each publish, within a second
+    assert all(0 <= t - s < 1.0 for (t, _), s in zip(received, sent))

@@ -13,6 +13,7 @@ from ..bags.recorder import OutputRecorder
 from .common import STAGES, EvalError, ResourceMonitor, canonical_json, percentiles
 from .metrics import analyse
 from .records import record_from_messages, stage_states
+from .tap import OutputTap
 
 _OUTPUT_TYPES = {"faces": "sentin_ros/msg/FaceArray", "emotion": "sentin_ros/msg/Emotion", "stress": "sentin_ros/msg/Stress", "gaze": "sentin_ros/msg/Gaze"}
 
@@ -101,8 +102,9 @@ def evaluate_realtime(
     ctx = rclpy.Context()
     # A domain of its own (unless ROS_DOMAIN_ID says otherwise): another graph on this machine
     # (a demo, a robot) must neither feed this replay nor receive its frames.
-    rclpy.init(context=ctx, args=[], domain_id=domain_id if domain_id is not None else _private_domain())
-    graph = None
+    domain = domain_id if domain_id is not None else _private_domain()
+    rclpy.init(context=ctx, args=[], domain_id=domain)
+    graph = tap = None
     inactive = None
     try:
         player = rclpy.create_node("sentin_bag_player", context=ctx)
@@ -126,15 +128,9 @@ def evaluate_realtime(
                                             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         clock_pub = player.create_publisher(Clock, "/clock", 10)
 
-        from sentin_ros.msg import Emotion, FaceArray, Gaze, Stress
-
-        types = {"faces": FaceArray, "emotion": Emotion, "stress": Stress, "gaze": Gaze}
-        received: dict[str, list] = {k: [] for k in nodes}
-        for stage in nodes:
-            if topics.get(stage):
-                player.create_subscription(
-                    types[stage], topics[stage], lambda m, s=stage: received[s].append((time.perf_counter(), m)), 100
-                )
+        # The outputs are listened to from another process, as a robot's consumers are: in this
+        # one the listener's callbacks would hold the GIL the nodes need (tools/eval/tap.py).
+        tap = OutputTap({stage: (topics[stage], _OUTPUT_TYPES[stage]) for stage in nodes if topics.get(stage)}, domain)
         deadline = time.monotonic() + 5.0  # the face node's subscription must match before playing
         while image_pub.get_subscription_count() < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -171,14 +167,17 @@ def evaluate_realtime(
                 if progress is not None:
                     progress(n + 1)
             play_s = time.perf_counter() - (t_base or time.perf_counter())
-            deadline = time.perf_counter() + settle_s  # every node idle and no new output for 0.3 s
+            deadline = time.perf_counter() + settle_s  # every node idle, and no new input, for 0.3 s
             last = -1
             while time.perf_counter() < deadline:
-                count = sum(len(v) for v in received.values())
+                count = sum(n.stats.received + n.stats.processed for n in nodes.values())
                 if all(n.idle() for n in nodes.values()) and count == last:
                     break
                 last = count
                 time.sleep(0.3)
+            time.sleep(0.2)  # the last outputs on their way to the listener
+        received = tap.stop()
+        tap = None
         node_stats = {
             s: {"received": n.stats.received, "processed": getattr(n.stats, "processed", None), "dropped": n.stats.dropped,
                 "bad_input": n.stats.bad_input, "processing_ms_median": n.stats.processing_ms()[0]}
@@ -189,6 +188,8 @@ def evaluate_realtime(
         via = graph.via
     finally:
         reader.close()
+        if tap is not None:
+            tap.close()
         if graph is not None:
             graph.close()
         rclpy.shutdown(context=ctx)
