@@ -28,7 +28,7 @@ from .common import ROOT, log, stat
 
 EXECUTABLES = {"face": "face_node", "emotion": "emotion_node", "stress": "stress_node", "gaze": "gaze_node"}
 TOPICS = {"faces": "FaceArray", "emotion": "Emotion", "stress": "Stress", "gaze": "Gaze"}
-COUNTERS = ("received", "processed", "dropped", "lost_before_callback", "embeddings_from_emotion_node", "embeddings_computed_here")
+COUNTERS = ("received", "processed", "dropped", "lost_before_callback", "embeddings_from_emotion_node", "embeddings_computed_here", "processing_ms_median")
 
 
 def _spawn(executable: str, namespace: str, env: dict, extra: list[str] = ()) -> subprocess.Popen:
