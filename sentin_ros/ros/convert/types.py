@@ -9,7 +9,8 @@ import numpy as np
 
 
 @cache
-def _rclpy_class(name: str):
+def message_class(name: str):
+    """'pkg/msg/Type' -> the rclpy message class."""
     package, kind, cls = name.split("/")
     return getattr(importlib.import_module(f"{package}.{kind}"), cls)
 
@@ -18,7 +19,7 @@ class RclpyTypes:
     """'pkg/msg/Type' -> rclpy message; sequences as rclpy stores them (array.array / numpy)."""
 
     def __call__(self, name: str, **fields):
-        return _rclpy_class(name)(**fields)
+        return message_class(name)(**fields)
 
     @staticmethod
     def floats(values) -> array.array:

@@ -28,7 +28,7 @@ from .common import ROOT, log, stat
 
 EXECUTABLES = {"face": "face_node", "emotion": "emotion_node", "stress": "stress_node", "gaze": "gaze_node"}
 TOPICS = {"faces": "FaceArray", "emotion": "Emotion", "stress": "Stress", "gaze": "Gaze"}
-COUNTERS = ("received", "processed", "dropped", "lost_before_callback", "embeddings_from_emotion_node", "embeddings_computed_here", "processing_ms_median")
+DIAGNOSTIC_VALUES = ("received", "processed", "dropped", "lost_before_callback", "embeddings_from_emotion_node", "embeddings_computed_here", "processing_ms_median")
 
 
 def _spawn(executable: str, namespace: str, env: dict, extra: list[str] = ()) -> subprocess.Popen:
@@ -145,7 +145,7 @@ def run_processes(frames: list[np.ndarray], fps: float, models=("face", "emotion
             topic: stat([1000 * (got[k] - to_s[k]) for k in counted if k in got]) for topic, got in received.items() if got
         }
         result["frames_without_faces_output"] = sum(k not in received["faces"] for k in counted)
-        result["nodes"] = {key: {f: diagnostics.get(EXECUTABLES[key], {}).get(f) for f in COUNTERS if f in diagnostics.get(EXECUTABLES[key], {})}
+        result["nodes"] = {key: {f: diagnostics.get(EXECUTABLES[key], {}).get(f) for f in DIAGNOSTIC_VALUES if f in diagnostics.get(EXECUTABLES[key], {})}
                            for key in models}
         source = diagnostics.get("source_node", {})
         result["frames_published"] = int(source.get("frames_published", len(stamps)))

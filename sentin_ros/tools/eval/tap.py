@@ -1,9 +1,10 @@
 """The realtime evaluator's listener, in a process of its own.
 
-Subscribed from inside the nodes' process, the listener shared their GIL: with four faces at
-20 fps its wake-ups and message conversions (13 messages a frame) held the face node's
-processing at 42-52 ms median a frame against 30-33 ms without them, and frames were dropped
-that the nodes alone kept (one-process composition, 2-core EPYC). A robot's consumers (a
+Subscribed from inside the nodes' process, the listener shared their GIL: its wake-ups and
+message conversions (13 messages a frame with four faces) are time the nodes wait. In four
+alternating pairs of replays (one-process composition, 4 faces, 30 fps, landmark_workers 2,
+2-core EPYC) moving it out raised the frames the face node processed from a median of 97 to
+108 of 150 and lowered its median time a frame from 41-54 to 38-49 ms. A robot's consumers (a
 behaviour node, rviz, a recorder) are other processes too. So the listener runs here: it keeps
 each output as serialized bytes with the time it arrived (time.perf_counter, CLOCK_MONOTONIC,
 the same clock in every process on one Linux host) and hands them over when told to stop; the
@@ -15,7 +16,6 @@ evaluator deserializes them afterwards.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import pickle
@@ -25,6 +25,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from ...ros.convert.types import message_class
 
 READY = "tap ready"
 # Not `-m sentin_ros.tools.eval.tap`: the package imports this module first (runpy warns).
@@ -73,7 +75,7 @@ class OutputTap:
                 raw = pickle.load(f)
         finally:
             os.unlink(self._out)
-        types = {stage: get_message(t) for stage, (_, t) in self.topics.items()}
+        types = {stage: message_class(t) for stage, (_, t) in self.topics.items()}
         return {stage: [(t, deserialize_message(data, types[stage])) for t, data in items] for stage, items in raw.items()}
 
     def close(self) -> None:
@@ -94,12 +96,6 @@ class OutputTap:
             return ""
 
 
-def get_message(name: str):
-    """'pkg/msg/Type' -> the rclpy message class."""
-    package, kind, cls = name.split("/")
-    return getattr(importlib.import_module(f"{package}.{kind}"), cls)
-
-
 def _listen(topics: dict[str, list[str]], domain_id: int, out: str) -> None:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -110,7 +106,7 @@ def _listen(topics: dict[str, list[str]], domain_id: int, out: str) -> None:
     rclpy.init(context=ctx, args=[], domain_id=domain_id)
     node = rclpy.create_node("sentin_eval_tap", context=ctx)
     received: dict[str, list] = {stage: [] for stage in topics}
-    subs = [node.create_subscription(get_message(t), topic, lambda data, s=stage: received[s].append((time.perf_counter(), data)),
+    subs = [node.create_subscription(message_class(t), topic, lambda data, s=stage: received[s].append((time.perf_counter(), data)),
                                      output_qos(500), raw=True)
             for stage, (topic, t) in topics.items()]
     executor = SingleThreadedExecutor(context=ctx)
