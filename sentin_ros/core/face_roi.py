@@ -68,17 +68,13 @@ def roi_from_points(points: np.ndarray, start: int, end: int, scale: float) -> R
     return Roi(float(cu * c - cv * s), float(cu * s + cv * c), float(side), angle)
 
 
-def crop(image: np.ndarray, roi: Roi, side: int, mirror: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+def crop(image: np.ndarray, roi: Roi, side: int, mirror: bool = False) -> np.ndarray:
     """The region resampled to side×side (pixels outside the frame repeat the border).
 
     mirror: flipped left-right, by the warp itself (no second pass over the pixels).
-    out: a side×side×C uint8 array to write into (e.g. one row of a batch).
     """
     m = roi.to_input(side)
     if mirror:
         m[0] = -m[0]
         m[0, 2] += side - 1  # pixel centres: column j <-> side - 1 - j
-    if out is None:
-        return cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    cv2.warpAffine(image, m, (side, side), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out
+    return cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -35,7 +35,6 @@ class LiteModel:
         options: ModelOptions | None = None,
         expected_inputs: Sequence[tuple[int, ...]] | None = None,
         expected_outputs: Sequence[tuple[int, ...]] | None = None,
-        batch_size: int = 1,
     ):
         options = options or ModelOptions()
         self.path = path
@@ -71,10 +70,6 @@ class LiteModel:
             interpreter = module.Interpreter(
                 model_content=content, num_threads=self.num_threads, experimental_delegates=delegates or None
             )
-            if batch_size != 1:
-                # One call for several inputs (both eyes, say) costs less than one call each.
-                for detail in interpreter.get_input_details():
-                    interpreter.resize_tensor_input(detail["index"], [batch_size, *detail["shape"][1:]])
             interpreter.allocate_tensors()
         except Exception as exc:  # corrupt flatbuffers raise ValueError, unsupported ops RuntimeError
             raise ModelError(f"cannot load {path!r} with {self.backend}: {exc}") from exc
