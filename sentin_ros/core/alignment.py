@@ -94,9 +94,9 @@ def aligned_color_crop(image: np.ndarray, points_px: np.ndarray) -> np.ndarray:
 
 def face_roi(points_px: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
     """(x, y, w, h) of the mesh landmarks' bounding box (iris points may be NaN), clipped to the image."""
-    mesh = points_px[:L.NUM_MESH, :2]
-    x0, y0 = np.floor(mesh.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(mesh.max(axis=0)).astype(int)
+    box = L.mesh_box(points_px)
+    x0, y0 = np.floor(box[:2]).astype(int)
+    x1, y1 = np.ceil(box[2:]).astype(int)
     x0, y0 = max(0, x0), max(0, y0)
     x1, y1 = min(width, x1), min(height, y1)
     return int(x0), int(y0), int(max(0, x1 - x0)), int(max(0, y1 - y0))

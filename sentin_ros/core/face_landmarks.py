@@ -17,7 +17,7 @@ import numpy as np
 
 from ..runtime import LiteModel, ModelOptions
 from . import landmarks as L
-from .face_roi import Roi, crop, roi_from_axis, roi_from_points
+from .face_roi import Roi, crop, roi_from_points
 
 NUM_MESH = L.NUM_MESH
 
@@ -84,8 +84,7 @@ class FaceLandmarker:
         points[NUM_MESH:] = np.nan
         mesh = points[:NUM_MESH]
         mesh[:] = roi.from_input(out[self._mesh].reshape(NUM_MESH, 3), FACE_INPUT)
-        box = np.concatenate([mesh[:, :2].min(0), mesh[:, :2].max(0)])
-        return FaceLandmarks(points, _sigmoid(float(out[self._flag].reshape(()))), roi, box)
+        return FaceLandmarks(points, _sigmoid(float(out[self._flag].reshape(()))), roi, L.mesh_box(mesh))
 
     def add_iris(self, rgb: np.ndarray, face: FaceLandmarks) -> None:
         """Fills the 10 iris rows from the iris model on both eyes."""
@@ -118,8 +117,8 @@ _IRIS_ROWS = ((L.RIGHT_IRIS, (L.RIGHT_EYE_OUTER, L.RIGHT_EYE_INNER)), (L.LEFT_IR
 
 def _eye_roi(mesh: np.ndarray, left: int, right: int) -> Roi:
     """The square around the eye between corners `left` and `right` (image left -> right)."""
-    a, b = mesh[left, :2], mesh[right, :2]
-    return roi_from_axis(a, b, (a + b) / 2, float(np.linalg.norm(b - a)) * EYE_SCALE)
+    (ax, ay), (bx, by) = mesh[left, :2].tolist(), mesh[right, :2].tolist()
+    return Roi((ax + bx) / 2, (ay + by) / 2, math.hypot(bx - ax, by - ay) * EYE_SCALE, math.atan2(by - ay, bx - ax))
 
 
 def next_roi(points: np.ndarray) -> Roi:
@@ -129,11 +128,11 @@ def next_roi(points: np.ndarray) -> Roi:
 
 def _order_iris(iris: np.ndarray, angle: float) -> np.ndarray:
     """Centre first, then the contour points toward the eye's +x, -y (up), -x, +y, as FaceMesh orders them."""
-    c, s = np.cos(angle), np.sin(angle)
-    rel = iris[1:, :2] - iris[0, :2]
-    u = rel[:, 0] * c + rel[:, 1] * s
-    v = -rel[:, 0] * s + rel[:, 1] * c
-    order = [int(np.argmax(u)), int(np.argmin(v)), int(np.argmin(u)), int(np.argmax(v))]
+    c, s = math.cos(angle), math.sin(angle)
+    (x0, y0), *contour = iris[:, :2].tolist()  # five points: plain floats beat numpy calls here
+    u = [(x - x0) * c + (y - y0) * s for x, y in contour]
+    v = [(y - y0) * c - (x - x0) * s for x, y in contour]
+    order = [u.index(max(u)), v.index(min(v)), u.index(min(u)), v.index(max(v))]
     if len(set(order)) < 4:  # degenerate contour: keep the model's order
         return iris
-    return np.concatenate([iris[:1], iris[1:][order]])
+    return iris[[0, *(i + 1 for i in order)]]

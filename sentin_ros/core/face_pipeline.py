@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import landmarks as L
 from .alignment import COLOR_CROP_SIZE, aligned_color_crop, aligned_crop, face_roi
 from .face_front_end import FaceFrontEnd, FrontEndConfig
 from .face_landmarks import FACE_SCALE
@@ -110,7 +109,7 @@ class FacePipeline:
         bgr_frame = image.ndim == 3 and encoding == "bgr8"
         found = self.front_end.find(rgb, all_windows=still)
         pixel_points = [f.landmarks.points for f in found]
-        boxes = [tuple(map(float, (*pp[:L.NUM_MESH, :2].min(0), *pp[:L.NUM_MESH, :2].max(0)))) for pp in pixel_points]
+        boxes = [tuple(f.landmarks.box.tolist()) for f in found]
         tracks, retired = self.tracker.update(boxes, stamp, [self._ids.get(f.track) for f in found])
         self._ids = {f.track: tr.face_id for f, tr in zip(found, tracks)}
 

@@ -2,6 +2,7 @@
 
 "Right"/"left" are the subject's: the subject's right eye appears on the image's left.
 """
+import numpy as np
 
 # Eye contour points for the eye aspect ratio (Soukupova & Cech 2016):
 # (outer corner, upper-1, upper-2, inner corner, lower-2, lower-1).
@@ -30,3 +31,10 @@ NOSE_TIP, CHIN = 1, 152
 
 NUM_MESH = 468  # the face-landmark model's points; the 10 iris points follow
 NUM_LANDMARKS = 478
+
+
+def mesh_box(points: np.ndarray) -> np.ndarray:
+    """(x0, y0, x1, y1) of the 468 mesh points (the iris rows, NaN without iris, are left out)."""
+    # Reduced along contiguous rows: down the columns of an N×2 array numpy takes ~6× as long.
+    xy = points[:NUM_MESH, :2].T.copy()
+    return np.concatenate([xy.min(1), xy.max(1)])
