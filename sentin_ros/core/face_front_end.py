@@ -25,7 +25,7 @@ import numpy as np
 from ..runtime import ModelOptions
 from .face_detection import SPECS, Detection, FaceDetector, box_iou, merge_detections
 from .face_landmarks import FACE_SCALE, IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE, FaceLandmarker, FaceLandmarks, next_roi
-from .face_models import mediapipe_model
+from .face_models import front_end_model
 from .face_roi import Roi, roi_from_axis
 
 DETECTOR_RANGES = ("near", "far", "auto")
@@ -56,7 +56,7 @@ class FrontEndConfig:
     # Detection with nothing tracked, on the frame a track is lost, and on a still stays on the frame.
     background_detection: bool = True
     runtime: ModelOptions = field(default_factory=ModelOptions)
-    detector_model_path: str = ""  # '' = the mediapipe wheel's model for the range
+    detector_model_path: str = ""  # '' = the mediapipe wheel's model for the range; below, '' = models/'s
     landmark_model_path: str = ""
     iris_model_path: str = ""
 
@@ -106,7 +106,7 @@ class FaceFrontEnd:
         self.config.validate()
         c = self.config
         spec = SPECS["near" if c.detector_range == "near" else "far"]
-        model = c.detector_model_path or mediapipe_model("near" if c.detector_range == "near" else "far")
+        model = c.detector_model_path or front_end_model("near" if c.detector_range == "near" else "far")
         self.detector = None
         self.near_detector = None  # auto: the short-range model on the whole frame, for close faces
         self.landmarkers: list[FaceLandmarker] = []
@@ -115,13 +115,13 @@ class FaceFrontEnd:
         self._pending: Future | None = None  # a background detector pass, collected by the next find()
         try:
             if c.detector_range == "auto":
-                self.near_detector = FaceDetector(mediapipe_model("near"), SPECS["near"], c.runtime, min_score=c.min_detection_score)
+                self.near_detector = FaceDetector(front_end_model("near"), SPECS["near"], c.runtime, min_score=c.min_detection_score)
             self.detector = FaceDetector(
                 model, spec, c.runtime, min_score=c.min_detection_score, tile_size=c.tile_size if c.detector_range == "auto" else 0
             )
             for _ in range(c.landmark_workers):
                 self.landmarkers.append(FaceLandmarker(
-                    c.landmark_model_path or mediapipe_model("landmarks"), (c.iris_model_path or mediapipe_model("iris")) if c.iris else None, c.runtime
+                    c.landmark_model_path or front_end_model("landmarks"), (c.iris_model_path or front_end_model("iris")) if c.iris else None, c.runtime
                 ))
             if c.landmark_workers > 1:
                 self._pool = ThreadPoolExecutor(c.landmark_workers - 1, thread_name_prefix="face_landmarks")

@@ -4,7 +4,7 @@ iris; each iris: centre, image-right, top, image-left, bottom) that the rest of 
 
 Models: MediaPipe's `face_landmark.tflite` (192×192 input) and `iris_landmark.tflite`
 (64×64 input, one eye, trained on the image-left eye: the other eye is mirrored), Apache-2.0,
-shipped in the `mediapipe` wheel. Regions follow MediaPipe's face_landmark and iris graphs:
+as derived in models/ (uint8 input; the wheel's float-input files also work). Regions follow MediaPipe's face_landmark and iris graphs:
 the face square is 1.5× the face's extent rotated to the eye line; an eye square is 2.3× the
 distance between its corners.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..runtime import LiteModel, ModelOptions
+from ..runtime import LiteModel, ModelError, ModelOptions
 from . import landmarks as L
 from .face_roi import Roi, crop, roi_from_points
 
@@ -56,10 +56,11 @@ class FaceLandmarker:
         if iris_model_path:
             # One eye a call: two calls cost what one batch of both eyes does (9.31 against 9.16 ms
             # a face, AVX2 EPYC), and eyes, not faces, can then be shared among landmark workers.
-            self.iris = LiteModel(
-                iris_model_path, options,
-                expected_inputs=[(1, IRIS_INPUT, IRIS_INPUT, 3)], expected_outputs=[(1, 213), (1, 15)],
-            )
+            # models/'s copy has the iris output only; the wheel's also has the 71-point eye contour.
+            self.iris = LiteModel(iris_model_path, options, expected_inputs=[(1, IRIS_INPUT, IRIS_INPUT, 3)])
+            if sorted(t.shape for t in self.iris.outputs) not in ([(1, 15)], [(1, 15), (1, 213)]):
+                self.close()
+                raise ModelError(f"{iris_model_path}: outputs {[t.shape for t in self.iris.outputs]} are not the iris model's (1, 15)")
             self._iris_in = self.iris.inputs[0].index
             self._iris_out = self.iris.output_by_shape((1, 15)).index
         for model in self.models():

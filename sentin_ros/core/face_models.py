@@ -1,10 +1,15 @@
 """Where the face front end's models live: MediaPipe's BlazeFace, face-landmark and iris models
-(Apache-2.0), shipped inside the `mediapipe` wheel. Found without importing mediapipe (its
-import is slow and its graphs are not used)."""
+(Apache-2.0). The detectors are run as the `mediapipe` wheel ships them, found without importing
+mediapipe (its import is slow and its graphs are not used); the landmark and iris models run as
+derived in models/ (same weights, uint8 input, iris output only: models/face_front_end_models.md)."""
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+
+from ..runtime.paths import share_path
+
+DERIVED = {"landmarks": "face_landmark_u8.tflite", "iris": "iris_landmark_u8.tflite"}
 
 FILES = {
     "near": "face_detection/face_detection_short_range.tflite",
@@ -20,3 +25,8 @@ def mediapipe_model(kind: str) -> str:
     if spec is None or not spec.submodule_search_locations:
         return ""
     return str(Path(list(spec.submodule_search_locations)[0]) / "modules" / FILES[kind])
+
+
+def front_end_model(kind: str) -> str:
+    """The model the front end runs by default for `kind` (near, far, landmarks, iris)."""
+    return str(share_path("models", DERIVED[kind])) if kind in DERIVED else mediapipe_model(kind)
