@@ -149,6 +149,7 @@ class FaceDetector:
         self._boxes = self.runtime.output_by_shape((1, len(self.anchors), 16)).index
         self._scores = self.runtime.output_by_shape((1, len(self.anchors), 1)).index
         self.tile_size = int(tile_size)
+        self._windows: tuple[tuple[int, int], list[tuple[int, int, int, int]]] = ((0, 0), [])
         self.runtime.warm_up(1)
 
     def _run(self, rgb: np.ndarray, x0: int, y0: int, w: int, h: int):
@@ -168,10 +169,14 @@ class FaceDetector:
         return boxes, kps, scores
 
     def windows(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
-        wins = [(0, 0, width, height)]
-        if self.tile_size > 0 and max(width, height) > self.tile_size * 1.25:
-            wins += [(x, y, s, s) for x, y, s in tile_windows(width, height, self.tile_size)]
-        return wins
+        """The whole frame, then the tiles; a copy of the list kept for the frame size."""
+        size, wins = self._windows  # one tuple: a background pass may read it meanwhile
+        if size != (width, height):
+            wins = [(0, 0, width, height)]
+            if self.tile_size > 0 and max(width, height) > self.tile_size * 1.25:
+                wins += [(x, y, s, s) for x, y, s in tile_windows(width, height, self.tile_size)]
+            self._windows = ((width, height), wins)
+        return list(wins)
 
     def detect(self, rgb: np.ndarray, windows: list[tuple[int, int, int, int]] | None = None) -> list[Detection]:
         """Detections in the given windows (x, y, w, h) of the frame, default all; merged by NMS."""
