@@ -188,7 +188,7 @@ def cost(n: int, repeats: int) -> dict:
     for threads in (1, 2):
         for iris in (False, True):
             # Detection on the frame itself: these are the one-core figures (and 2 XNNPACK threads).
-            p = FacePipeline(FacePipelineConfig(front_end=FrontEndConfig(iris=iris, background_detection=False,
+            p = FacePipeline(FacePipelineConfig(front_end=FrontEndConfig(iris=iris, background_detection=False, landmark_workers=1,
                                                                          runtime=ModelOptions(num_threads=threads))))
             runs[(threads, iris)] = p
     bare = _bare_models()

@@ -171,7 +171,24 @@ def test_bad_landmark_worker_count_is_refused():
     from sentin_ros.core.face_front_end import FaceFrontEnd
 
     with pytest.raises(ValueError, match="landmark_workers"):
-        FaceFrontEnd(FrontEndConfig(landmark_workers=0))
+        FaceFrontEnd(FrontEndConfig(landmark_workers=9))
+
+
+def test_automatic_landmark_workers_follow_the_usable_cores():
+    """0 (the default) takes one worker per core this process may use, at most two."""
+    import os
+
+    from sentin_ros.core.face_front_end import AUTO_WORKERS_MAX, FaceFrontEnd
+
+    cores = os.sched_getaffinity(0)
+    try:
+        for allowed in ({min(cores)}, cores):
+            os.sched_setaffinity(0, allowed)
+            front_end = FaceFrontEnd(FrontEndConfig(iris=False, background_detection=False))
+            assert len(front_end.landmarkers) == min(AUTO_WORKERS_MAX, len(allowed))
+            front_end.close()
+    finally:
+        os.sched_setaffinity(0, cores)
 
 
 def _first_frame_with_two_faces(background: bool) -> tuple[int | None, list[np.ndarray]]:

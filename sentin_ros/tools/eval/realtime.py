@@ -146,11 +146,16 @@ def evaluate_realtime(
         published: dict[int, float] = {}
         order: list[int] = []
         late = 0
+        # what the nodes had dropped when the first frame after the warm-up went out: the
+        # start (the first detections, the first messages of each type) is left out as for outputs
+        dropped_in_warmup = {s: n.stats.dropped for s, n in nodes.items()}
         with ResourceMonitor() as mon:
             t_base = bag0 = None
             for n, (ns, _, raw, stamp) in enumerate(reader.raw_images()):
                 if n >= total:
                     break
+                if n == warmup_frames:
+                    dropped_in_warmup = {s: node.stats.dropped for s, node in nodes.items()}
                 if t_base is None:
                     t_base, bag0 = time.perf_counter() + 0.2, ns
                 wait = t_base + (ns - bag0) * 1e-9 / rate - time.perf_counter()
@@ -180,6 +185,7 @@ def evaluate_realtime(
         tap = None
         node_stats = {
             s: {"received": n.stats.received, "processed": getattr(n.stats, "processed", None), "dropped": n.stats.dropped,
+                "dropped_after_warmup": n.stats.dropped - dropped_in_warmup[s],
                 "bad_input": n.stats.bad_input, "processing_ms_median": n.stats.processing_ms()[0]}
             for s, n in nodes.items()
         }
