@@ -1,7 +1,7 @@
 """Where the face front end's models live: MediaPipe's BlazeFace, face-landmark and iris models
 (Apache-2.0). The detectors are run as the `mediapipe` wheel ships them, found without importing
 mediapipe (its import is slow and its graphs are not used); the landmark and iris models run as
-derived in models/ (same weights, uint8 input, iris output only: models/face_front_end_models.md)."""
+derived in models/ (same weights, uint8 input, iris output only: models/face_landmark_u8.md, models/iris_landmark_u8.md)."""
 from __future__ import annotations
 
 import importlib.util

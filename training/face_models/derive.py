@@ -11,7 +11,7 @@
 
 Runs in the runtime venv (the LiteRT wheel ships the .tflite schema; `flatbuffers` comes with
 it). It checks each derived model against the shipped one on random and real-looking crops and
-writes the largest difference into the card's figures (models/face_front_end_models.metrics.json).
+writes the largest difference into the cards' figures (models/face_front_end_models.metrics.json).
 """
 from __future__ import annotations
 
