@@ -68,9 +68,9 @@ class FrontEndConfig:
     # Detection with nothing tracked, on the frame a track is lost, and on a still stays on the frame.
     background_detection: bool = True
     runtime: ModelOptions = field(default_factory=ModelOptions)
-    detector_model_path: str = ""  # '' = the mediapipe wheel's model for the range; below, '' = models/'s
-    landmark_model_path: str = ""
-    iris_model_path: str = ""
+    detector_model_path: str = ""  # '' = the mediapipe wheel's model for the range
+    landmark_model_path: str = ""  # '' = models/face_landmark_u8.tflite
+    iris_model_path: str = ""  # '' = models/iris_landmark_u8.tflite
 
     def validate(self) -> None:
         if self.detector_range not in DETECTOR_RANGES:
