@@ -10,7 +10,7 @@
     .venv/bin/python -m training.face_models.derive --out-dir models
 
 Runs in the runtime venv (the LiteRT wheel ships the .tflite schema; `flatbuffers` comes with
-it). It checks each derived model against the shipped one on random and real-looking crops and
+it). It checks each derived model against the shipped one on random-noise and smooth random crops and
 writes the largest difference into the cards' figures (models/face_front_end_models.metrics.json).
 """
 from __future__ import annotations
@@ -24,13 +24,10 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from sentin_ros.core.face_models import mediapipe_model
+from sentin_ros.core.face_models import DERIVED, mediapipe_model
 
-# name -> (the wheel's model, the outputs kept by their shape, input side)
-DERIVED = {
-    "face_landmark_u8.tflite": ("landmarks", None, 192),
-    "iris_landmark_u8.tflite": ("iris", [[1, 15]], 64),
-}
+# model kind -> (the outputs kept, by their shape; None: all), input side; file names: face_models.DERIVED
+EDITS = {"landmarks": (None, 192), "iris": ([[1, 15]], 64)}
 PIXEL_SCALE = 1.0 / 255.0
 
 
@@ -165,7 +162,8 @@ def main() -> int:
     from sentin_ros.tools.bench.common import machine
 
     figures = {"machine": machine()}
-    for name, (key, outputs, side) in DERIVED.items():
+    for key, (outputs, side) in EDITS.items():
+        name = DERIVED[key]
         path = os.path.join(args.out_dir, name)
         with open(path, "wb") as f:
             f.write(derive(key, outputs))
