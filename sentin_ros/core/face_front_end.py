@@ -60,7 +60,7 @@ class FrontEndConfig:
     # throughput of one, while two XNNPACK threads in one interpreter gave 1.55x). 0 = one per
     # usable core, at most 2: in the one-process composition at 30 fps with four faces, two on
     # two cores took the image-to-faces latency from 21-55 to ~16 ms median, and the replays
-    # without a dropped frame from 4 of 14 to 7 of 8 (README, the 2026-12-04 bench).
+    # without a dropped frame from 4 of 14 to 7 of 8 (benchmarks/README.md, the 2026-12-04 run).
     landmark_workers: int = 0
     # The scheduled detector passes (the whole frame every detect_interval frames, the tiles) run
     # on a thread of their own while the frame's tracks are followed; their new faces join on the

@@ -84,6 +84,6 @@ def face_canvas(sizes, canvas=(1280, 720), shift=(0.0, 0.0), background: int = 9
         centre = ((k % cols + 0.5) * w / cols + shift[0], (k // cols + 0.5) * h / rows + shift[1])
         s = side / _FACE_SIZE
         m = np.array([[s, 0, centre[0] - s * (cx0 - max(0, cx0 - half))], [0, s, centre[1] - s * (cy0 - max(0, cy0 - half))]])
-        out = cv2.warpAffine(patch, m, (w, h), dst=out, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_TRANSPARENT)
+        out = cv2.warpAffine(patch, m, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
         centres.append(centre)
     return cv2.cvtColor(out, cv2.COLOR_RGB2BGR), centres
