@@ -13,6 +13,7 @@ import pytest
 
 from sentin_ros.inference.emotion import EmotionModel
 from sentin_ros.inference.model_paths import default_model_path
+from sentin_ros.runtime.tensors import quantize
 from sentin_ros.runtime import LiteModel, ModelError, ModelOptions
 
 # SENTIN_TEST_EMOTION_MODEL: run the node tests against a candidate model instead of the committed one.
@@ -106,12 +107,15 @@ def test_released_interpreter_refuses_to_run():
 def test_run_pixels_matches_run_on_the_scaled_image(path):
     model = LiteModel(path)
     inp = model.inputs[0]
-    pixels = np.random.default_rng(1).integers(0, 256, inp.shape, dtype=np.uint8)
+    # every 8-bit value, so the int8 input's fast path (the top bit flipped) is checked on all of them
+    pixels = np.random.default_rng(1).permutation(np.resize(np.arange(256, dtype=np.uint8), int(np.prod(inp.shape)))).reshape(inp.shape)
     scale, offset = (2.0 / 255.0, -1.0) if not inp.quantized else (1.0 / 255.0, 0.0)
     want = model.run({inp.index: pixels.astype(np.float32) * np.float32(scale) + np.float32(offset)})
     got = model.run_pixels({inp.index: pixels}, scale, offset)
     for index, value in want.items():
         np.testing.assert_allclose(got[index], value, atol=1e-5)
+    if inp.quantized:  # the exact tensor, not only outputs close to it
+        np.testing.assert_array_equal(model._interpreter.get_tensor(inp.index), quantize(pixels * np.float32(scale), inp))
     with pytest.raises(TypeError, match="uint8"):
         model.run_pixels({inp.index: pixels.astype(np.float32)}, scale)
     model.close()

@@ -120,9 +120,13 @@ class LiteModel:
             image = pixels[info.index]
             if image.dtype != np.uint8:
                 raise TypeError(f"run_pixels takes uint8 images, got {image.dtype}")
-            if info.dtype == np.uint8 and info.zero_point == 0 and not offset and abs(info.scale - scale) <= 1e-6 * scale:
-                self._interpreter.set_tensor(info.index, image.reshape(info.shape))  # the pixels are the tensor
-                continue
+            if not offset and abs(info.scale - scale) <= 1e-6 * scale:
+                if info.dtype == np.uint8 and info.zero_point == 0:
+                    self._interpreter.set_tensor(info.index, image.reshape(info.shape))  # the pixels are the tensor
+                    continue
+                if info.dtype == np.int8 and info.zero_point == -128:  # q = pixel - 128: the top bit flipped
+                    self._interpreter.set_tensor(info.index, (image.reshape(info.shape) ^ np.uint8(0x80)).view(np.int8))
+                    continue
             if info.quantized or info.dtype != np.float32:
                 self._interpreter.set_tensor(info.index, quantize(image * np.float32(scale) + np.float32(offset), info))
                 continue
