@@ -13,8 +13,8 @@ import pytest
 
 from sentin_ros.inference.emotion import EmotionModel
 from sentin_ros.inference.model_paths import default_model_path
-from sentin_ros.runtime.tensors import quantize
 from sentin_ros.runtime import LiteModel, ModelError, ModelOptions
+from sentin_ros.runtime.tensors import quantize
 
 # SENTIN_TEST_EMOTION_MODEL: run the node tests against a candidate model instead of the committed one.
 EMOTION_MODEL = os.environ.get("SENTIN_TEST_EMOTION_MODEL") or default_model_path("emotion")

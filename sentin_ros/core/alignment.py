@@ -74,7 +74,7 @@ def warp_crop(image: np.ndarray, m: np.ndarray, size: int, max_supersample: int 
     (any channel count), averaged over up to max_supersample² samples a pixel when it downscales;
     pixels outside the frame repeat its edge. max_supersample 1: plain bilinear sampling."""
     scale = float(np.hypot(m[0, 0], m[1, 0]))
-    k = min(max_supersample, math.ceil(1.0 / scale - 1e-6)) if scale > 0 else 1
+    k = min(max_supersample, math.ceil(1.0 / scale - 1e-6)) if 0 < scale < math.inf else 1  # (NaN: not > 0)
     if k <= 1:
         return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     fine = m * k
