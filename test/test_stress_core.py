@@ -94,6 +94,32 @@ def test_horizon_leaves_out_a_partial_oldest_slice():
     assert s.filled.tolist() == [False, False, False, True] and s.steps[:, 0].tolist() == [1.0] * 4
 
 
+@pytest.mark.parametrize("fps", [30.0, 120.0])
+def test_horizon_files_late_frames_as_if_they_had_come_in_order(fps):
+    """Frames that arrive a frame late (within max_back_s) give the summary of the same frames in
+    stamp order, through the row store's growth and compaction (12 s of frames at 30 and 120 fps)."""
+    rng = np.random.default_rng(3)
+    stamps = np.arange(int(12 * fps)) / fps
+    arrival = stamps.copy()
+    arrival[5::7], arrival[6::7] = stamps[6::7], stamps[5::7]  # every seventh pair swapped
+    values = {t: rng.normal(size=6).astype(np.float32) for t in stamps}
+    weights = {t: float(k % 3) for k, t in enumerate(stamps)}
+    late, in_order = hz.StepHorizon(), hz.StepHorizon()
+    waiting = []
+    for t in arrival:
+        late.push(1, t, values[t], weights[t])
+        waiting.append(t)
+        if t != min(waiting):  # it overtook an older frame: feed both once that one is in
+            continue
+        for u in sorted(waiting):
+            in_order.push(1, u, values[u], weights[u])
+        waiting.clear()
+        a, b = late.summary(1), in_order.summary(1)
+        np.testing.assert_array_equal(a.steps, b.steps)
+        assert (a.filled.tolist(), a.frames, a.span_s, a.mean_weight) == (b.filled.tolist(), b.frames, b.span_s, b.mean_weight)
+    assert late.count(1) == in_order.count(1) > 100
+
+
 def test_steps_are_frame_means_as_the_runtime_horizon_makes_them(bank, stats):
     """training/stress/steps.py and sentin_ros/inference/horizon.py summarise frames the same way."""
     rng = np.random.default_rng(4)

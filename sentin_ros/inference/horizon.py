@@ -28,10 +28,32 @@ PARTIAL_SLICE = 0.75  # an oldest slice with less of its time inside the history
 @dataclass
 class _Face:
     stamps: list = field(default_factory=list)  # good frames, sorted by stamp
-    values: list = field(default_factory=list)  # (F,) float32 each
     weights: list = field(default_factory=list)  # e.g. the emotion confidence of each frame
     newest: float = -np.inf  # newest stamp seen (good or skipped frame)
     first: float = np.inf  # first stamp of this history
+    # The frames' values, in stamp order, as rows rows[lo:hi] of one array: the summary reads them
+    # in place (stacking ~110 arrays a frame cost as much as summing them).
+    rows: np.ndarray | None = None
+    lo: int = 0
+    hi: int = 0
+
+    def insert(self, i: int, value: np.ndarray) -> None:
+        """value as the i-th live row (i = its place in stamps, before the stamp is inserted)."""
+        if self.rows is None:
+            self.rows = np.empty((64, value.shape[0]), np.float32)
+        if self.hi == len(self.rows):  # full at the end: move the live rows to the front, or grow
+            live = self.hi - self.lo
+            rows = self.rows if 2 * live <= len(self.rows) else np.empty((2 * len(self.rows), self.rows.shape[1]), np.float32)
+            rows[:live] = self.rows[self.lo:self.hi]
+            self.rows, self.lo, self.hi = rows, 0, live
+        at = self.lo + i
+        if at < self.hi:  # an older frame, late: shift the newer ones down a row
+            self.rows[at + 1:self.hi + 1] = self.rows[at:self.hi]
+        self.rows[at] = value
+        self.hi += 1
+
+    def values(self) -> np.ndarray:
+        return self.rows[self.lo:self.hi]
 
 
 @dataclass
@@ -73,8 +95,8 @@ class StepHorizon:
         stamp = float(stamp)
         f, restart = self._face_for(face_id, stamp)
         i = bisect.bisect_right(f.stamps, stamp)
+        f.insert(i, np.asarray(value, np.float32))
         f.stamps.insert(i, stamp)
-        f.values.insert(i, np.asarray(value, np.float32))
         f.weights.insert(i, float(weight))
         f.newest = max(f.newest, stamp)
         f.first = min(f.first, stamp)
@@ -94,7 +116,8 @@ class StepHorizon:
     def _drop_old(self, f: _Face) -> None:
         cut = bisect.bisect_left(f.stamps, f.newest - self.seconds + 1e-9)
         if cut:
-            del f.stamps[:cut], f.values[:cut], f.weights[:cut]
+            del f.stamps[:cut], f.weights[:cut]
+            f.lo += cut
 
     # ----------------------------------------------------------------- output
     def summary(self, face_id: int) -> Summary | None:
@@ -105,7 +128,7 @@ class StepHorizon:
         s = self.steps
         ages = f.newest - np.asarray(f.stamps)
         slot = s - 1 - np.clip(np.floor(ages / self.step_s + 1e-9).astype(int), 0, s - 1)
-        vals = np.stack(f.values)
+        vals = f.values()
         counts = np.bincount(slot, minlength=s)
         sums = np.zeros((s, vals.shape[1]), np.float64)
         # Stamps are kept sorted, so each slice's frames are one run of rows: reduceat sums the
