@@ -64,8 +64,8 @@ def crop_transform(points_px: np.ndarray, spec: CropSpec = FER_CROP) -> np.ndarr
 # crop 2-6× downscaled, so a sampled crop aliases and flickers as the face moves by fractions of
 # a pixel. The crop is warped at k× its resolution and each k×k block averaged (k: the downscale
 # rounded up, at most MAX_SUPERSAMPLE). On the shared clips the emotion probabilities' change from
-# one frame to the next fell from 0.118 to 0.093 (L1) with k ≤ 2, and to 0.088 with k ≤ 4, as
-# with an 8× bicubic reference, at three times the cost (benchmarks/crop_aliasing.py).
+# one frame to the next fell from 0.118 to 0.093 (L1) with k ≤ 2, and to 0.0875 with k ≤ 4 (an 8×
+# bicubic reference: 0.0876) at three times the cost (benchmarks/crop_aliasing.py).
 MAX_SUPERSAMPLE = 2
 
 
