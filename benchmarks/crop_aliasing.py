@@ -4,8 +4,8 @@
 
 Each shared clip runs through the face stage; every face of every frame is cut four ways from
 the same landmarks: bilinear sampling (k = 1, what the crop did before), k ≤ 2 (the default,
-`alignment.MAX_SUPERSAMPLE`), k ≤ 4, and a reference (warped at 8× with bicubic interpolation,
-then area-averaged). Per way, over consecutive frames of the same face: how much the emotion
+`alignment.MAX_SUPERSAMPLE`), k ≤ 4, and a reference (k ≤ 8, bicubic
+interpolation). Per way, over consecutive frames of the same face: how much the emotion
 model's probabilities (L1) and embedding (relative L2) change from one frame to the next, and
 how often the top class changes; against the reference on the same frame: mean absolute pixel
 difference and the probabilities' L1. There are no labels: a steady face whose crop changes less
@@ -35,18 +35,11 @@ from sentin_ros.tools.bench.common import machine  # noqa: E402
 REFERENCE = 8
 
 
-def reference_crop(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
-    fine = m * REFERENCE
-    fine[:, 2] += (REFERENCE - 1) / 2
-    big = cv2.warpAffine(image, fine, (size * REFERENCE,) * 2, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
-
-
 WAYS = {
     "sampled (k = 1)": lambda g, m: A.warp_crop(g, m, A.CROP_SIZE, 1),
     f"k <= {A.MAX_SUPERSAMPLE} (default)": lambda g, m: A.warp_crop(g, m, A.CROP_SIZE),
     "k <= 4": lambda g, m: A.warp_crop(g, m, A.CROP_SIZE, 4),
-    f"reference ({REFERENCE}x bicubic)": lambda g, m: reference_crop(g, m, A.CROP_SIZE),
+    f"reference (up to {REFERENCE}x, bicubic)": lambda g, m: A.warp_crop(g, m, A.CROP_SIZE, REFERENCE, cv2.INTER_CUBIC),
 }
 
 

@@ -64,22 +64,23 @@ def crop_transform(points_px: np.ndarray, spec: CropSpec = FER_CROP) -> np.ndarr
 # crop 2-6× downscaled, so a sampled crop aliases and flickers as the face moves by fractions of
 # a pixel. The crop is warped at k× its resolution and each k×k block averaged (k: the downscale
 # rounded up, at most MAX_SUPERSAMPLE). On the shared clips the emotion probabilities' change from
-# one frame to the next fell from 0.118 to 0.093 (L1) with k ≤ 2, and to 0.0875 with k ≤ 4 (an 8×
-# bicubic reference: 0.0876) at three times the cost (benchmarks/crop_aliasing.py).
+# one frame to the next fell from 0.118 to 0.093 (L1) with k ≤ 2, and to 0.087 with k ≤ 4 (a
+# reference, k ≤ 8 and bicubic: 0.089) at three times the cost (benchmarks/crop_aliasing.py).
 MAX_SUPERSAMPLE = 2
 
 
-def warp_crop(image: np.ndarray, m: np.ndarray, size: int, max_supersample: int = MAX_SUPERSAMPLE) -> np.ndarray:
+def warp_crop(image: np.ndarray, m: np.ndarray, size: int, max_supersample: int = MAX_SUPERSAMPLE,
+              interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """The size×size crop that the 2×3 affine `m` (image pixels -> crop pixels) cuts from `image`
     (any channel count), averaged over up to max_supersample² samples a pixel when it downscales;
-    pixels outside the frame repeat its edge. max_supersample 1: plain bilinear sampling."""
+    pixels outside the frame repeat its edge. max_supersample 1: plain sampling."""
     scale = float(np.hypot(m[0, 0], m[1, 0]))
     k = min(max_supersample, math.ceil(1.0 / scale - 1e-6)) if 0 < scale < math.inf else 1  # (NaN: not > 0)
     if k <= 1:
-        return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(image, m, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
     fine = m * k
     fine[:, 2] += (k - 1) / 2  # the centre of crop pixel i is the mean of fine pixels ik .. ik+k-1
-    big = cv2.warpAffine(image, fine, (size * k, size * k), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    big = cv2.warpAffine(image, fine, (size * k, size * k), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
     return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
 
 
