@@ -29,6 +29,7 @@ from sentin_ros.ros.convert.images import (
     encoded_size,
 )
 from sentin_ros.runtime import NonFiniteInput
+from sentin_ros.runtime.tensors import require_finite
 from training.gaze import generator as G
 
 
@@ -56,6 +57,13 @@ def gaze_seq():
 
 
 # -- non-finite model inputs ------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), np.float32("nan"), np.float64("-inf"), (0.0, float("nan")), np.array([[1.0, np.inf]])])
+def test_require_finite_refuses_every_kind_of_non_finite_value(bad):
+    require_finite("ok", 1, 2.5, np.float32(3), (0.0, 1.0), np.zeros(3), None)  # all finite
+    with pytest.raises(NonFiniteInput, match="x is not finite"):
+        require_finite("x", 1.0, bad)
+
+
 def test_the_runtime_never_quantizes_nan_or_inf():
     model = GazeModel(default_model_path("gaze"))
     try:

@@ -24,6 +24,7 @@ user's point of view (the camera image's right side).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,11 +118,16 @@ def confidence(canonical_seq: np.ndarray, yaw_pitch_roll, history: int) -> float
     """
     seq = np.asarray(canonical_seq, np.float32).reshape(-1, NUM_EYE)
     opening = float(np.mean(seq[-3:, 4:6]))
-    c_open = float(np.clip((opening - 0.08) / 0.08, 0.0, 1.0))
-    c_hist = float(np.sqrt(np.clip(history / SEQ_LEN, 0.0, 1.0)))
+    c_open = _unit((opening - 0.08) / 0.08)
+    c_hist = math.sqrt(_unit(history / SEQ_LEN))
     yaw, pitch, _ = (float(v) for v in np.asarray(yaw_pitch_roll).ravel()[:3])
-    c_head = float(np.clip(min((55 - abs(yaw)) / 20, (45 - abs(pitch)) / 20), 0.0, 1.0))
+    c_head = _unit(min((55 - abs(yaw)) / 20, (45 - abs(pitch)) / 20))
     return c_open * c_hist * c_head
+
+
+def _unit(x: float) -> float:
+    """x clipped to [0, 1] (plain floats: a NumPy call per scalar cost more than the arithmetic)."""
+    return min(max(float(x), 0.0), 1.0)
 
 
 class GazeModel:

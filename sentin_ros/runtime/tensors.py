@@ -1,6 +1,7 @@
 """Tensor descriptions and the float <-> integer (de)quantization of LiteRT tensors."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,13 @@ class NonFiniteInput(ValueError):
 def require_finite(what: str, *values) -> None:
     """Raise NonFiniteInput unless every value (scalars, arrays; None skipped) is finite."""
     for value in values:
-        if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+        if value is None:
+            continue
+        if type(value) is float or type(value) is int:  # the common case, without an array a value
+            finite = math.isfinite(value)
+        else:
+            finite = bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+        if not finite:
             raise NonFiniteInput(f"{what} is not finite (NaN or inf)")
 
 
