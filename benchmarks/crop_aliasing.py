@@ -119,8 +119,8 @@ def main() -> int:
     shared = Path(a.shared)
     clips = sorted((shared / "media").glob("*.m*"))
     if not clips:
-        print(f"no clips under {shared / 'media'}: this benchmark needs the shared media")
-        return 1
+        print(f"skipped: no clips under {shared / 'media'} (the developers' ../shared media)", file=sys.stderr)
+        return 0
     emotion = EmotionModel(default_model_path("emotion"))
     everything, res = [], {"machine": machine(), "clips": {}}
     for clip in clips:
