@@ -69,10 +69,13 @@ def peer_through_its_detector(bag: Path) -> dict | None:
 def where_the_loss_is(npz: str, limit: int, emotion_model: str | None) -> dict:
     """On the faces the face stage finds: the model on the raw 48×48 face, on our crop geometry
     applied to that same 48×48 face (its landmarks mapped back, its own edges repeated), and on
-    the pipeline's crop of the frame. The first step is what the alignment costs; the second what
+    the pipeline's crop of the frame, and that crop cut from the same frame with the grey canvas
+    replaced by the face's own edge. The first step is what the alignment costs; the second what
     cutting the crop from the frame costs: the bag's grey canvas starts where FER2013's tight crop
-    ends, and the aligned crop reaches past it."""
-    from sentin_ros.core.alignment import CROP_SIZE, crop_transform, warp_crop
+    ends, and the aligned crop reaches past it; the last shows how much of that is the canvas."""
+    import cv2
+
+    from sentin_ros.core.alignment import CROP_SIZE, aligned_crop, crop_transform, warp_crop
     from sentin_ros.core.face_pipeline import FacePipeline
     from sentin_ros.inference.emotion import EmotionModel
     from sentin_ros.inference.model_paths import default_model_path
@@ -83,7 +86,8 @@ def where_the_loss_is(npz: str, limit: int, emotion_model: str | None) -> dict:
     model = EmotionModel(emotion_model or default_model_path("emotion"))
     pipe = FacePipeline()
     blank = np.full((canvas, canvas), 128, np.uint8)
-    right = {"raw face": [], "our alignment on the raw face": [], "pipeline crop of the frame": []}
+    right = {"raw face": [], "our alignment on the raw face": [], "pipeline crop of the frame": [],
+             "the same crop, the canvas filled by the face's own edge": []}
     k, o = face_px / 48, (canvas - face_px) / 2
     try:
         for i, (face, label) in enumerate(zip(pixels, labels)):
@@ -94,7 +98,8 @@ def where_the_loss_is(npz: str, limit: int, emotion_model: str | None) -> dict:
             f = max(found, key=lambda x: x.roi[2] * x.roi[3])
             on_face = f.landmarks * np.float32(canvas)
             on_face[:, :2] = (on_face[:, :2] - o + 0.5) / k - 0.5  # frame pixels -> the 48-px face's pixels
-            crops = (face, warp_crop(face, crop_transform(on_face), CROP_SIZE), f.crop)
+            edge = cv2.copyMakeBorder(cv2.resize(face, (face_px, face_px), interpolation=cv2.INTER_CUBIC), *(int(o),) * 4, cv2.BORDER_REPLICATE)
+            crops = (face, warp_crop(face, crop_transform(on_face), CROP_SIZE), f.crop, aligned_crop(edge, f.landmarks * np.float32(canvas)))
             for key, crop in zip(right, crops):
                 right[key].append(int(np.argmax(model.infer(np.ascontiguousarray(crop))[0])) == int(label))
     finally:
