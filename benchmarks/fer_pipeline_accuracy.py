@@ -9,7 +9,8 @@
 3. the same model on the raw 48×48 crops of the same rows, and the peer (fer's Haar cascade +
    mini-Xception) through its own detector on the same frames;
 4. where the detected faces' loss is (`where_the_loss_is`): the model on the raw face, on our
-   alignment applied to the raw face, and on the pipeline's crop of the frame.
+   alignment applied to the raw face, on the pipeline's crop of the frame, and on that crop with
+   the frame's grey canvas filled by the face's own edge.
 Writes benchmarks/results/fer_pipeline_accuracy.json and the report's PNGs under
 benchmarks/results/fer_pipeline/ (the bag and the HTML report stay under out/, git-ignored).
 """
