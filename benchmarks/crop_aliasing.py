@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -30,7 +29,7 @@ from sentin_ros.core import alignment as A  # noqa: E402
 from sentin_ros.core.face_pipeline import FacePipeline  # noqa: E402
 from sentin_ros.inference.emotion import EmotionModel  # noqa: E402
 from sentin_ros.inference.model_paths import default_model_path  # noqa: E402
-from sentin_ros.tools.bench.common import machine  # noqa: E402
+from sentin_ros.tools.bench.common import machine, time_ms  # noqa: E402
 
 REFERENCE = 8
 
@@ -101,12 +100,7 @@ def cost(shared: Path) -> dict:
                      ("emotion crop, k <= 4", lambda: A.warp_crop(gray, A.crop_transform(pts), A.CROP_SIZE, 4)),
                      ("colour crop, sampled", lambda: A.warp_crop(bgr, A.crop_transform(pts, A.UTK_CROP), A.COLOR_CROP_SIZE, 1)),
                      ("colour crop, default", lambda: A.aligned_color_crop(bgr, pts))):
-        times = []
-        for _ in range(500):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        out[name] = {"median_us": float(np.median(times) * 1e6)}
+        out[name] = {"median_us": float(np.median(time_ms(fn, 500)) * 1e3)}
     return out
 
 

@@ -149,3 +149,13 @@ def test_info_lists_topics(synthetic_bag, capsys):
     out = capsys.readouterr().out
     first = json.loads(out[: out.index("}\n{") + 1])
     assert first["counts"][bags.IMAGE_TOPIC] == 4
+
+
+def test_fer_face_frame_on_grey_or_on_the_face_s_own_edge():
+    face = np.random.default_rng(2).integers(0, 256, (48, 48), dtype=np.uint8)
+    grey, edge = bags.fer_face_frame(face), bags.fer_face_frame(face, background=None)
+    assert grey.shape == edge.shape == (384, 384)
+    np.testing.assert_array_equal(grey[96:288, 96:288], edge[96:288, 96:288])  # the same face, placed alike
+    assert (grey[:96] == 128).all() and (grey[:, :96] == 128).all()
+    np.testing.assert_array_equal(edge[0, 96:288], edge[96, 96:288])  # the canvas repeats the face's top row
+    np.testing.assert_array_equal(edge[200, :96], np.full(96, edge[200, 96]))  # and its left column

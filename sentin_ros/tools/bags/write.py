@@ -79,11 +79,14 @@ def write_frames(
 
 
 # -- sources (video files, image folders and cameras: sentin_ros.media.sources) -------------
-def fer_face_frame(face48: np.ndarray, face_size: int = 192, canvas: int = 384, background: int = 128) -> np.ndarray:
-    """A 48×48 face upscaled (bicubic) to face_size and centred on a grey canvas (mono8)."""
+def fer_face_frame(face48: np.ndarray, face_size: int = 192, canvas: int = 384, background: int | None = 128) -> np.ndarray:
+    """A 48×48 face upscaled (bicubic) to face_size and centred on a grey canvas (mono8);
+    background None: the canvas repeats the face's own edge pixels."""
     big = cv2.resize(face48, (face_size, face_size), interpolation=cv2.INTER_CUBIC)
-    frame = np.full((canvas, canvas), background, np.uint8)
     o = (canvas - face_size) // 2
+    if background is None:
+        return cv2.copyMakeBorder(big, o, canvas - face_size - o, o, canvas - face_size - o, cv2.BORDER_REPLICATE)
+    frame = np.full((canvas, canvas), background, np.uint8)
     frame[o:o + face_size, o:o + face_size] = big
     return frame
 
