@@ -8,9 +8,13 @@ import torch.nn.functional as F
 
 
 def augment(x: torch.Tensor, g: torch.Generator | None = None, rot_deg=15.0, scale=0.15,
-            shift=0.10, erase_p=0.5, photometric=0.25) -> torch.Tensor:
+            shift=0.10, erase_p=0.5, photometric=0.25, sharp_p=0.0) -> torch.Tensor:
     """x: float (B,1,H,W) in [0,1]. Random flip, rotation, scale, shift (one affine warp,
-    bilinear, border padding), brightness/contrast jitter and random erasing."""
+    bilinear, border padding), brightness/contrast jitter and random erasing.
+
+    sharp_p: the share of faces whose warp is only a flip and a whole-pixel shift, so that
+    they keep their pixels. A bilinear warp at sub-pixel positions smooths every face it
+    resamples, while a test face is never resampled."""
     b, _, h, w = x.shape
     dev = x.device
 
@@ -21,6 +25,13 @@ def augment(x: torch.Tensor, g: torch.Generator | None = None, rot_deg=15.0, sca
     sc = u(1 - scale, 1 + scale)
     flip = torch.where(torch.rand(b, device=dev, generator=g) < 0.5, -1.0, 1.0)
     tx, ty = u(-2 * shift, 2 * shift), u(-2 * shift, 2 * shift)
+    if sharp_p > 0:  # drawn only when asked, so that runs without it keep their random stream
+        sharp = torch.rand(b, device=dev, generator=g) < sharp_p
+        ang = torch.where(sharp, 0.0, ang)
+        sc = torch.where(sharp, 1.0, sc)
+        # with align_corners=False one pixel is 2/w of the normalised width
+        tx = torch.where(sharp, torch.round(tx * w / 2) * 2 / w, tx)
+        ty = torch.where(sharp, torch.round(ty * h / 2) * 2 / h, ty)
     cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
     theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1),
                          torch.stack([sin * flip, cos, ty], 1)], 1)

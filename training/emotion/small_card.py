@@ -26,7 +26,8 @@ def train_command(args: dict) -> str:
     for flag, key, default in (("--lr", "lr", 2e-3), ("--warmup-frac", "warmup_frac", 0.04),
                                ("--init", "init", ""), ("--w-self", "w_self", 0.0),
                                ("--flip-consistency", "flip_consistency", 0.0), ("--seed", "seed", 0),
-                               ("--threads", "threads", 1), ("--extra", "extra", "")):
+                               ("--threads", "threads", 1), ("--extra", "extra", ""),
+                               ("--teacher-views", "teacher_views", "single"), ("--sharp-p", "sharp_p", 0.0)):
         if args.get(key, default) != default:
             parts.append(f"{flag} {args[key]}")
     return "nice -n 10 /work/venv-train/bin/python -m training.emotion.small_train \\\n    " + " ".join(parts) + " --no-export"
@@ -48,6 +49,10 @@ def fine_tune_recipe(args: dict) -> str:
                f" {args['flip_consistency']:g} × the cross-entropy of both views' outputs to their mean (flip"
                " consistency: the one-view output learns what mirror averaging gives)."
                if args.get("flip_consistency") else "")
+            + (f" {100 * args['sharp_p']:.0f} % of the faces of each batch are only mirrored and shifted by whole"
+               " pixels instead of warped, so they keep their pixels: the bilinear warp of the augmentation"
+               " smooths every face it resamples, and a test face is never resampled."
+               if args.get("sharp_p") else "")
             + (f" Every epoch also trains on the UTKFace transfer images of `{args['extra']}` (`transfer_set.py`), whose"
                " whole target is the teacher's output (mixed with stage 1's own in the same share)."
                if args.get("extra") else ""))

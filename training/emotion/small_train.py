@@ -206,7 +206,7 @@ def train(a) -> dict:
             idx = perm[it * bs:(it + 1) * bs]
             x = xtr_t[idx].unsqueeze(1).float().div_(255)
             x = augment(x, g, rot_deg=a.rot, scale=a.scale, shift=a.shift,
-                        erase_p=a.erase_p, photometric=a.photometric)
+                        erase_p=a.erase_p, photometric=a.photometric, sharp_p=a.sharp_p)
             yt = targets[idx]
             if bank_x is not None:
                 use = torch.nonzero(torch.rand(len(idx), generator=g) < a.bank_p)[:, 0]
@@ -334,6 +334,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shift", type=float, default=0.08)
     ap.add_argument("--photometric", type=float, default=0.2)
     ap.add_argument("--erase-p", type=float, default=0.25)
+    ap.add_argument("--sharp-p", type=float, default=0.0,
+                    help="share of faces only flipped and shifted by whole pixels, not resampled")
     ap.add_argument("--teacher-bank", default="",
                     help="teacher_bank.py output: a share (--bank-p) of each batch is a random "
                          "augmented view of the face with the teacher's output on that view")
