@@ -120,7 +120,7 @@ def avx2_machine_row(lat: dict) -> str:
             f"{f8['p99_ms']:.3f} ms | n/a | {big['median_ms']:.3f} / {big['p99_ms']:.3f} ms |\n")
 
 
-def avx2_machine_text(lat: dict) -> str:
+def avx2_machine_text(lat: dict, sha: str = "") -> str:
     """The goal (≤ 0.8 ms on one AVX2 core) was set on issue 13's AVX2 EPYC, where the large model took 7.83 ms."""
     real = lat.get("avx2_machine")
     if not real:
@@ -132,7 +132,10 @@ def avx2_machine_text(lat: dict) -> str:
             f"there this model runs {real['large_over_default']:.1f}× faster than the large model. That machine is slower "
             f"than issue 13's AVX2 EPYC, where the large model took 7.83 ms: scaled by the large model, this one takes "
             f"{7.83 / real['large_over_default']:.2f} ms there (goal **≤ 0.8 ms on one AVX2 core**); measured "
-            f"directly it is {small:.3f} ms on this slower core.")
+            f"directly it is {small:.3f} ms on this slower core."
+            + (f" It timed an earlier file of the same architecture (sha256 `{real['model_sha256'][:16]}…`, other"
+               " weights), carried over by `small_export`: latency follows the layers, not the weights."
+               if real.get("model_sha256") and real["model_sha256"] != sha else ""))
 
 
 def render(m: dict, large: dict | None) -> str:
@@ -328,7 +331,7 @@ INT8 vs FP32: PrivateTest {m['int8_vs_fp32']['private_acc_delta_points']:+.2f} p
 cosine similarity {m['int8_vs_fp32']['embedding_cosine_mean']:.4f}.
 
 **Mirror averaging** (INT8) changes PublicTest by {mirror_gain_pub:+.2f} points and PrivateTest by
-{mirror_gain_priv:+.2f} points, at twice the compute: it {verdict}. It stays off by default.
+{mirror_gain_priv:+.2f} points, at twice the compute: it {verdict}. It stays off by default (one call per face, as issue 13 asks); `test_time_mirror: true` turns it on.
 
 For comparison, the large model (`{large_path}`): {pct(lg_priv)} PrivateTest, about 280 M MACs
 per face (face + mirror inside the model).
@@ -359,7 +362,7 @@ scheduler noise. Instruction set: {isa}; XNNPACK picks its kernels by CPU.
 {avx2_machine_row(lat)}
 The second row is an estimate: `training/emotion/tools/avx2only.c` makes CPUID report no AVX-512,
 VNNI or AMX, so XNNPACK runs its AVX2 kernels on this core (its clock and caches).{avx2_text}
-{avx2_machine_text(lat)}
+{avx2_machine_text(lat, m["sha256"])}
 
 ## Reproduce
 

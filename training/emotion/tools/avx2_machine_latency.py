@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     })
     m = json.load(open(a.metrics))
+    per_model["model_sha256"] = m.get("sha256")  # the weights timed (small_export may carry this over)
     m["latency"]["avx2_machine"] = per_model
     with open(a.metrics, "w") as f:
         json.dump(m, f, indent=1)
