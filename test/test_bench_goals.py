@@ -45,3 +45,45 @@ def test_the_peer_goal_is_judged_at_each_thread_budget_on_every_stage():
     missed = goals(res)
     assert len(missed) == 1 and "2 cores" in missed[0] and "5.7×" in missed[0]
     assert "emotion only, no iris): 400 fps = 25.00×" in markdown(res)
+
+
+def test_a_masked_run_judges_the_emotion_goal_and_says_what_it_ran_on():
+    from sentin_ros.tools.bench import cpu_mask
+
+    real = "avx avx2 avx512_vnni avx512bw avx512f fma sse4_2"
+    res = _result(real, 1.2, 30, 40)
+    res["machine"] = cpu_mask.describe(res["machine"])
+    assert res["machine"]["instruction_set"] == "avx avx2 fma sse4_2"
+    assert any(m.startswith("emotion") for m in goals(res))  # judged: AVX2 kernels ran
+    text = markdown(res)
+    assert "masked to AVX2" in text and real in text and "not comparable" not in text
+
+
+def test_the_emotion_goal_is_scaled_to_issue_13s_machine_by_the_large_model():
+    res = _result("avx2 fma", 0.5, 30, 40)
+    res["models"]["emotion INT8 large, 1 thread(s)"] = {"p50": 6.5, "p99": 7.0}
+    row = next(line for line in markdown(res).splitlines() if "scaled" in line)
+    assert "0.602 ms" in row and "13.0× slower" in row  # 0.5 / 6.5 × 7.83
+
+
+def test_the_cpuid_mask_reaches_child_processes(tmp_path):
+    """What --avx2-kernels relies on: every process it starts sees CPUID without AVX-512."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from sentin_ros.tools.bench import cpu_mask
+
+    flags = cpu_mask.cpu_flags()
+    if "avx512f" not in flags or "cpuid_fault" not in flags or not shutil.which("gcc"):
+        pytest.skip("needs an AVX-512 CPU with CPUID faulting (cpuid_fault) and gcc")
+    shim = cpu_mask.build_shim()
+    probe = "import cv2; print(int(cv2.checkHardwareSupport(13)))"  # cv::CPU_AVX_512F
+    env = dict(os.environ, LD_PRELOAD=shim)
+    grandchild = f"import subprocess, sys; print(subprocess.run([sys.executable, '-c', {probe!r}], capture_output=True, text=True).stdout.strip())"
+    native = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    masked = subprocess.run([sys.executable, "-c", grandchild], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert (native, masked) == ("1", "0")

@@ -94,9 +94,11 @@ SAME_ARCH_AVX2 = {"d5": "training/emotion/runs/d5_run1.metrics.json"}
 
 def _avx2_text(avx: dict, f8: str, large_path: str, config: str | None) -> str:
     if "median_ms" in avx.get(f8, {}):
-        return (f" With it this model takes {avx[f8]['median_ms']:.3f} ms and the large model "
-                f"{avx.get(large_path, {}).get('median_ms', float('nan')):.3f} ms (issue 13 measured the large model at 7.83 ms "
-                "on a real 2-core AVX2 EPYC).")
+        small, big = avx[f8]["median_ms"], avx.get(large_path, {}).get("median_ms", float("nan"))
+        return (f" With it this model takes {small:.3f} ms and the large model {big:.3f} ms ({big / small:.1f}× slower); "
+                f"issue 13 measured the large model at 7.83 ms on a real 2-core AVX2 EPYC, so scaled by the large model "
+                f"this one takes about {7.83 * small / big:.2f} ms there (goal ≤ 0.8 ms). Re-time the committed files "
+                "alone: `python -m training.emotion.small_export --latency-only --models-dir models --out OUT`.")
     path = SAME_ARCH_AVX2.get(config or "")
     if not path:
         return " This machine cannot mask CPUID (no `cpuid_fault` flag), and no AVX2-kernel figure of this architecture is recorded."
@@ -160,7 +162,9 @@ def render(m: dict, large: dict | None) -> str:
 
     def lat_row(tbl, path):
         r = tbl.get(path, {}) if isinstance(tbl, dict) else {}
-        return f"{r['median_ms']:.3f} / {r['p99_ms']:.3f} ms" if "median_ms" in r else "n/a"
+        if "median_ms" not in r:
+            return "n/a"
+        return f"{r['median_ms']:.3f} / {r['p99_ms']:.3f} ms" + (f" (measured {r['measured_utc'][:10]})" if "measured_utc" in r else "")
 
     stem = "\n        ".join(f"conv3×3 {c} (stride {s}) + BN + ReLU" for c, s in ar["stem"])
     ir = ar["inverted_residual_stages"]
@@ -360,7 +364,7 @@ scheduler noise. Instruction set: {isa}; XNNPACK picks its kernels by CPU.
 | native kernels (AVX-512/VNNI) | {lat_row(nat, f8)} | {lat_row(nat, ffp)} | {lat_row(nat, large_path)} |
 | AVX2 kernels (CPUID masked) | {lat_row(avx, f8)} | {lat_row(avx, ffp)} | {lat_row(avx, large_path)} |
 {avx2_machine_row(lat)}
-The second row is an estimate: `training/emotion/tools/avx2only.c` makes CPUID report no AVX-512,
+The second row is an estimate: `benchmarks/avx2only.c` makes CPUID report no AVX-512,
 VNNI or AMX, so XNNPACK runs its AVX2 kernels on this core (its clock and caches).{avx2_text}
 {avx2_machine_text(lat, m["sha256"])}
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ...inference.model_paths import default_model_path
+from . import cpu_mask
 from .common import (
     FER_CACHE,
     GOALS,
@@ -47,7 +49,7 @@ from .common import (
 )
 from .graph import _ros_run_here, max_sustained, ros_run
 from .inprocess import bench_inprocess, bench_stages, make_bag, profile_inprocess
-from .models import FerPeer, accuracy, bench_models, bench_peer, fer_model, find_fp32
+from .models import ISSUE13_LARGE_AVX2_MS, FerPeer, accuracy, bench_models, bench_peer, fer_model, find_fp32
 from .processes import run_processes
 
 __all__ = [
@@ -90,8 +92,9 @@ def _f(v, digits: int = 1, unit: str = "") -> str:
 
 def markdown(res: dict) -> str:
     m = res["machine"]
+    masked = f" as seen through CPUID masked to AVX2; the CPU's own: {m['cpuid_masked']['real_instruction_set']}" if m.get("cpuid_masked") else ""
     rows = [f"Measured {m['date_utc']} on {m['cpu']} ({m['cpus_usable']} usable CPUs, {m['ram_gb']} GB; instruction set: "
-            f"{m.get('instruction_set', 'not recorded')}), commit {m['git_commit']}, "
+            f"{m.get('instruction_set', 'not recorded')}{masked}), commit {m['git_commit']}, "
             f"load average at start {m['load_avg_at_start'][0]:.2f}. Raw figures: `{res.get('saved_as', 'benchmarks/results/bench.json')}`.", "",
             "| Measure | Result | Goal |", "|---|---|---|"]
     g = GOALS
@@ -112,6 +115,11 @@ def markdown(res: dict) -> str:
             if name.startswith("emotion INT8, 1"):
                 goal = f"≤ {g['emotion_ms_per_face_avx2']} ms on an AVX2 core" + (" (this CPU has AVX-512: not comparable)" if avx512(m) else "")
             rows.append(f"| {name} per face | {s['p50']:.3f} ms median, {s['p99']:.3f} ms p99 | {goal} |")
+    small, large = ((res.get("models") or {}).get(k) or {} for k in ("emotion INT8, 1 thread(s)", "emotion INT8 large, 1 thread(s)"))
+    if small.get("p50") and large.get("p50"):
+        rows.append(f"| emotion INT8 on issue 13's AVX2 machine, scaled (small ÷ large model here × the large model's "
+                    f"{ISSUE13_LARGE_AVX2_MS} ms there) | {small['p50'] / large['p50'] * ISSUE13_LARGE_AVX2_MS:.3f} ms "
+                    f"(the large model {large['p50'] / small['p50']:.1f}× slower in this run) | ≤ {g['emotion_ms_per_face_avx2']} ms |")
     acc = res.get("accuracy") or {}
     for name, a in acc.items():
         if isinstance(a, dict) and "accuracy" in a:
@@ -238,15 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ros", action="store_true", help="leave out the ROS-graph measurements")
     ap.add_argument("--skip-peer", action="store_true", help="leave out the fer peer")
     ap.add_argument("--skip-accuracy", action="store_true", help="leave out the PrivateTest accuracies")
+    ap.add_argument("--avx2-kernels", action="store_true",
+                    help="run everything with CPUID masked to AVX2 (no AVX-512, VNNI or AMX), as on issue 13's AVX2 machine; "
+                         "needs gcc and the cpuid_fault CPU flag")
     ap.add_argument("--ros-child", help=argparse.SUPPRESS)  # internal: one realtime replay, JSON on stdout
     a = ap.parse_args(argv)
     if a.ros_child:
         print(json.dumps(_jsonable(_ros_run_here(**json.loads(a.ros_child)))))
         return 0
+    if a.avx2_kernels and not cpu_mask.requested():
+        cpu_mask.reexec(list(argv) if argv is not None else sys.argv[1:])
+    if cpu_mask.requested():
+        cpu_mask.check_masked()
     q = a.quick
     n_iter = 300 if q else 2000
     n_frames = 60 if q else 300
-    res: dict = {"machine": machine(), "goals": GOALS, "quick": q, "models": {}}
+    res: dict = {"machine": cpu_mask.describe(machine()) if cpu_mask.requested() else machine(), "goals": GOALS, "quick": q, "models": {}}
     import hashlib
 
     res["model_files"] = {

@@ -10,7 +10,7 @@ r"""Latency sweep of small emotion-CNN architectures: which ones fit <= 0.8 ms p
  2. each converted like small_export: FP32 .tflite and full-integer INT8 .tflite (int8
     input and outputs), calibrated on 100 seeded uniform [0, 1] 48x48x1 images;
  3. all .tflite files timed in ONE fresh process per CPU mode (native, and CPUID masked to
-    AVX2 by tools/avx2only.c through LD_PRELOAD; XNNPACK reads CPUID once per process):
+    AVX2 by benchmarks/avx2only.c through LD_PRELOAD; XNNPACK reads CPUID once per process):
     50 warm-up invokes each, then ROUNDS rounds in which every model (shuffled order) runs
     PER_ROUND timed invokes (set_tensor + invoke + get_tensor), so that the drift of a
     shared machine hits every model alike; per model the median over all timed invokes,
@@ -292,7 +292,7 @@ def main(argv=None) -> int:
         "timing": {k: spec[k] for k in ("rounds", "per_round", "warmup", "block_warmup")} |
                   {"threads": 1, "runtime": "ai_edge_litert Interpreter, default XNNPACK",
                    "per_invoke": "set_tensor + invoke + get_tensor of one 48x48x1 face",
-                   "avx2": "tools/avx2only.c via LD_PRELOAD: CPUID reports no "
+                   "avx2": "benchmarks/avx2only.c via LD_PRELOAD: CPUID reports no "
                            "AVX-512/VNNI/AMX; same core, so an approximation"},
         "weights": f"random (torch init, seed {a.seed}); calibration 100 uniform [0, 1] images",
         "goal_ms": a.goal_ms, "b4_int8_avx2_quiet_ms": a.b4_int8_avx2_ms,
