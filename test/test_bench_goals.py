@@ -87,3 +87,15 @@ def test_the_cpuid_mask_reaches_child_processes(tmp_path):
     native = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     masked = subprocess.run([sys.executable, "-c", grandchild], env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert (native, masked) == ("1", "0")
+
+
+def test_the_peer_ceiling_is_the_peers_frame_time_over_the_face_models_alone():
+    from sentin_ros.tools.bench.cli import peer_ceiling
+
+    res = _result("avx2", 0.5, 30, 40)
+    res["stages"] = {"face landmarks (LiteRT, per face)": {"p50": 1.5}, "iris, both eyes (LiteRT, per face)": {"p50": 2.5}}
+    budget = {"peer_fps": 12.5, "peer_faces_per_frame": 4.0, "ours_fps": 50.0, "ours_emotion_only_fps": 100.0, "ratio": 4.0, "ratio_emotion_only": 8.0}
+    res["peer"] = {"four_faces": {"budgets": {"1 core": budget}}}  # the peer: 80 ms a frame
+    res["peer_ceiling"] = ceiling = peer_ceiling(res)
+    assert list(ceiling) == ["4 faces"] and abs(ceiling["4 faces"]["ratio"] - 5.0) < 1e-9  # 80 / (4 × 4)
+    assert "| 5.0× | ≥ 10× |" in markdown(res)

@@ -162,6 +162,9 @@ def markdown(res: dict) -> str:
                         f"(finds {p['peer_faces_per_frame']:.1f} faces/frame); ours, every stage: {p['ours_fps']:.0f} fps{t('ours_threads')} = "
                         f"{_f(p['ratio'], 2, '×')}; ours, what the peer does (emotion only, no iris): {p['ours_emotion_only_fps']:.0f} fps"
                         f"{t('ours_emotion_only_threads')} = {_f(p['ratio_emotion_only'], 2, '×')} | ≥ {g['peer_ratio']:.0f}× |")
+    for label, c in (res.get("peer_ceiling") or {}).items():
+        rows.append(f"| Peer ratio ceiling, {label}, 1 core, every stage: the peer's time ÷ the face models' alone "
+                    f"({c['faces']} × (landmarks {c['landmarks_ms']:.2f} + iris {c['iris_ms']:.2f} ms)) | {_f(c['ratio'], 1, '×')} | ≥ {g['peer_ratio']:.0f}× |")
     missed = res.get("goals_missed") or []
     rows += ["", "Goals missed: " + ("; ".join(missed) if missed else "none") + "."]
     return "\n".join(rows)
@@ -204,6 +207,21 @@ def compare_peer(one, four, bag1: str, bag4: str, fer_path: str, ours_1_thread: 
     out["method"] = ("the same 640×480 frames, in-process; per thread count the peer (OpenCV at that many threads) and our "
                      "PerceptionPipeline (that many threads per model and for OpenCV, or that many landmark workers of one thread), every stage and emotion only without iris; "
                      "per budget each side at its faster thread count within it; ratio = our frame rate / the peer's")
+    return out
+
+
+def peer_ceiling(res: dict) -> dict:
+    """The best every-stage ratio the face stage's own models allow: the peer's time a frame over
+    the landmark and iris invokes alone (per face, this run's medians), as if every other stage,
+    the detector included, cost nothing."""
+    st = res.get("stages") or {}
+    lm, iris = ((st.get(k) or {}).get("p50") for k in ("face landmarks (LiteRT, per face)", "iris, both eyes (LiteRT, per face)"))
+    out = {}
+    for key, label, faces in (("one_face", "1 face", 1), ("four_faces", "4 faces", 4)):
+        p = (((res.get("peer") or {}).get(key) or {}).get("budgets") or {}).get("1 core")
+        if p and lm and iris:
+            out[label] = {"faces": faces, "landmarks_ms": lm, "iris_ms": iris, "peer_ms": 1000 / p["peer_fps"],
+                          "ratio": 1000 / p["peer_fps"] / (faces * (lm + iris))}
     return out
 
 
@@ -327,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             res["processes_30fps"] = {"one_face": run_processes(one[: 90 if q else 300], 30.0),
                                       "four_faces": run_processes(four[: 60 if q else 150], 30.0)}
 
+    res["peer_ceiling"] = peer_ceiling(res)
     res["goals_missed"] = goals(res)
     if res["goals_missed"]:
         log("profiling the in-process pipeline (a goal was missed)")
