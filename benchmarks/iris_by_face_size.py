@@ -48,9 +48,9 @@ def rgb_frames(path: Path, n: int = 150) -> list[np.ndarray]:
     return out
 
 
-def iris_track(frames: list[np.ndarray]) -> list[tuple[np.ndarray, float] | None]:
+def iris_track(frames: list[np.ndarray], iris_model_path: str = "") -> list[tuple[np.ndarray, float] | None]:
     """Per frame (iris features, face size in px) of the first face, or None."""
-    fe = FaceFrontEnd(FrontEndConfig(max_faces=1))
+    fe = FaceFrontEnd(FrontEndConfig(max_faces=1, iris_model_path=iris_model_path))
     try:
         out = []
         for i, f in enumerate(frames):
