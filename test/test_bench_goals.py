@@ -64,6 +64,8 @@ def test_the_emotion_goal_is_scaled_to_issue_13s_machine_by_the_large_model():
     res["models"]["emotion INT8 large, 1 thread(s)"] = {"p50": 6.5, "p99": 7.0}
     row = next(line for line in markdown(res).splitlines() if "scaled" in line)
     assert "0.602 ms" in row and "13.0× slower" in row  # 0.5 / 6.5 × 7.83
+    res["machine"]["instruction_set"] = "avx2 avx512f avx512_vnni"  # a ratio of other kernels: not scaled
+    assert "scaled" not in markdown(res)
 
 
 def test_the_cpuid_mask_reaches_child_processes(tmp_path):
