@@ -80,7 +80,8 @@ def build_keras(widths, depths, emb, convs, dense, bins):
 
 def convert(trunk, flip: bool, rep_images: np.ndarray | None) -> bytes:
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from ..tflite_export import to_tflite
 
     @tf.function(input_signature=[tf.TensorSpec([1, 64, 64, 3], tf.float32, name="image")])
     def serve(image):
@@ -91,18 +92,7 @@ def convert(trunk, flip: bool, rep_images: np.ndarray | None) -> bytes:
             a, g = trunk(image, training=False)
         return {"age_probabilities": a, "gender_female": g}
 
-    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    if rep_images is not None:
-        def rep():
-            for img in rep_images:
-                yield [img[None].astype(np.float32) / 255.0]
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-    return conv.convert()
+    return to_tflite(serve.get_concrete_function(), rep_images, tf.int8, tf.int8)
 
 
 def latency(model_path: str, images: np.ndarray, runs: int = 1000, warmup: int = 100) -> dict:

@@ -115,50 +115,61 @@ def samples(rgb: np.ndarray, points: np.ndarray, teacher: Teacher, rng: np.rando
             yield img, teacher(img)
 
 
-def from_utkface(args: tuple[str, int, int, int, float, int]) -> tuple[np.ndarray, np.ndarray]:
-    npz, start, stop, variants, shift_p, seed = args
-    d = np.load(npz, allow_pickle=False)
-    jpeg, offsets = d["jpeg"], d["offsets"]
+def _collect(faces, variants: int, shift_p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crops and labels of every (rgb, front end) -> found faces pair that `faces` yields."""
     rng = np.random.default_rng(seed)
-    teacher, fe = Teacher(), FaceFrontEnd(FrontEndConfig(max_faces=1, landmark_workers=1, background_detection=False))
+    teacher = Teacher()
     xs, ys = [], []
     try:
-        for i in range(start, stop):
-            bgr = cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)
-            rgb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (192, 192), interpolation=cv2.INTER_CUBIC)
-            fe.reset()
-            found = fe.find(rgb, all_windows=True)
-            if not found:
-                continue
-            for x, y in samples(rgb, found[0].landmarks.points, teacher, rng, variants, shift_p):
-                xs.append(x)
-                ys.append(y)
-    finally:
-        fe.close()
-        teacher.model.close()
-    return np.array(xs, np.uint8).reshape(-1, IRIS_INPUT, IRIS_INPUT, 3), np.array(ys, np.float32).reshape(-1, 15)
-
-
-def from_clip(args: tuple[str, int, float, int]) -> tuple[np.ndarray, np.ndarray]:
-    path, variants, shift_p, seed = args
-    rng = np.random.default_rng(seed)
-    teacher, fe = Teacher(), FaceFrontEnd(FrontEndConfig(max_faces=4, landmark_workers=1, background_detection=False))
-    cap = cv2.VideoCapture(path)
-    xs, ys = [], []
-    try:
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            for face in fe.find(rgb):
+        for rgb, found in faces:
+            for face in found:
                 for x, y in samples(rgb, face.landmarks.points, teacher, rng, variants, shift_p):
                     xs.append(x)
                     ys.append(y)
     finally:
-        fe.close()
         teacher.model.close()
     return np.array(xs, np.uint8).reshape(-1, IRIS_INPUT, IRIS_INPUT, 3), np.array(ys, np.float32).reshape(-1, 15)
+
+
+def _front_end(max_faces: int) -> FaceFrontEnd:
+    return FaceFrontEnd(FrontEndConfig(max_faces=max_faces, landmark_workers=1, background_detection=False))
+
+
+def from_utkface(args: tuple[str, int, int, int, float, int]) -> tuple[np.ndarray, np.ndarray]:
+    npz, start, stop, variants, shift_p, seed = args
+    d = np.load(npz, allow_pickle=False)
+    jpeg, offsets = d["jpeg"], d["offsets"]
+    fe = _front_end(1)
+
+    def faces():
+        for i in range(start, stop):
+            bgr = cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)
+            rgb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (192, 192), interpolation=cv2.INTER_CUBIC)
+            fe.reset()  # one still each: nothing to track
+            yield rgb, fe.find(rgb, all_windows=True)
+
+    try:
+        return _collect(faces(), variants, shift_p, seed)
+    finally:
+        fe.close()
+
+
+def from_clip(args: tuple[str, int, float, int]) -> tuple[np.ndarray, np.ndarray]:
+    path, variants, shift_p, seed = args
+    fe, cap = _front_end(4), cv2.VideoCapture(path)
+
+    def faces():
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            yield rgb, fe.find(rgb)
+
+    try:
+        return _collect(faces(), variants, shift_p, seed)
+    finally:
+        fe.close()
 
 
 def main() -> None:

@@ -64,22 +64,14 @@ def convert(model, calibration: np.ndarray | None = None) -> bytes:
     """The .tflite: weights frozen (BatchNorm folded), input float pixels / 255, output input pixels.
     With calibration crops: full-integer INT8 (uint8 pixels in, float out)."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from ..tflite_export import to_tflite
 
     @tf.function(input_signature=[tf.TensorSpec([1, SIDE, SIDE, 3], tf.float32, name="eye")])
     def serve(eye):
         return {"iris": model(eye, training=False) * SIDE}
 
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([convert_variables_to_constants_v2(serve.get_concrete_function())])
-    if calibration is not None:
-        def rep():
-            for img in calibration:
-                yield [img[None].astype(np.float32) / 255.0]
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.uint8
-    return conv.convert()
+    return to_tflite(serve.get_concrete_function(), calibration, tf.uint8 if calibration is not None else None)
 
 
 def split(source: np.ndarray, per_face: int, val_share: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
