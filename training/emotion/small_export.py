@@ -51,18 +51,14 @@ def isa_flags() -> dict:
     return {k: (k in flags) for k in keys}
 
 
-def build_avx2_shim(out_dir: str) -> str | None:
-    """Compile benchmarks/avx2only.c; None if gcc or CPUID faulting is missing."""
-    so = os.path.join(out_dir, "avx2only.so")
-    src = os.path.join(HERE, "..", "..", "benchmarks", "avx2only.c")
+def build_avx2_shim() -> str | None:
+    """The bench's AVX2 shim (benchmarks/avx2only.c, built by cpu_mask); None without gcc or CPUID faulting."""
+    from sentin_ros.tools.bench import cpu_mask
+
     try:
-        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", so, src], check=True,
-                       capture_output=True)
-    except (OSError, subprocess.CalledProcessError):
+        return cpu_mask.build_shim()
+    except SystemExit:
         return None
-    if not isa_flags().get("cpuid_fault"):
-        return None
-    return so
 
 
 def latency_subprocess(paths: list[str], data: str, runs: int, preload: str | None) -> dict:
@@ -84,11 +80,11 @@ def latency_subprocess(paths: list[str], data: str, runs: int, preload: str | No
     return out
 
 
-def measure_latency(timed: list[str], data: str, runs: int, shim_dir: str) -> dict:
+def measure_latency(timed: list[str], data: str, runs: int) -> dict:
     """Latency of each file per face, 1 thread: native, then with CPUID masked to AVX2."""
     la0 = load_avg()
     lat_native = latency_subprocess(timed, data, runs, None)
-    shim = build_avx2_shim(shim_dir)
+    shim = build_avx2_shim()
     lat_avx2 = latency_subprocess(timed, data, runs, shim) if shim else {
         "skipped": "needs gcc and the cpuid_fault CPU flag"}
     return {"threads": 1, "runtime": "ai_edge_litert 2.3.0 Interpreter (default XNNPACK delegate)",
@@ -105,12 +101,12 @@ def measure_latency(timed: list[str], data: str, runs: int, shim_dir: str) -> di
             "note": "shared 2-core development machine; other processes were running"}
 
 
-def relatency(metrics_path: str, data: str, runs: int, large: str, shim_dir: str) -> None:
+def relatency(metrics_path: str, data: str, runs: int, large: str) -> None:
     """--latency-only: time the committed files again (a machine that can mask CPUID, a quieter
     one) and replace the metrics' latency block; a real AVX2 machine's figures are kept."""
     metrics = json.load(open(metrics_path))
     timed = [p for p in (metrics["model"], metrics.get("files", {}).get("fp32"), large) if p and os.path.exists(p)]
-    lat = measure_latency(timed, data, runs, shim_dir)
+    lat = measure_latency(timed, data, runs)
     old = metrics.get("latency") or {}
     if old.get("avx2_machine"):
         lat["avx2_machine"] = old["avx2_machine"]
@@ -200,8 +196,7 @@ def main(argv=None) -> int:
 
     a.models_dir = a.models_dir or os.path.join(a.out, "models")
     if a.latency_only:
-        os.makedirs(a.out, exist_ok=True)
-        relatency(os.path.join(a.models_dir, f"{a.name}.metrics.json"), a.data, a.latency_runs, a.large, a.out)
+        relatency(os.path.join(a.models_dir, f"{a.name}.metrics.json"), a.data, a.latency_runs, a.large)
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -265,7 +260,7 @@ def main(argv=None) -> int:
             np.linalg.norm(e8, axis=1) * np.linalg.norm(e32, axis=1) + 1e-9))), 4)}
 
     timed = [int8_path, fp32_path] + ([a.large] if os.path.exists(a.large) else [])
-    lat = measure_latency(timed, a.data, a.latency_runs, a.out)
+    lat = measure_latency(timed, a.data, a.latency_runs)
     print("latency:", json.dumps(lat), flush=True)
 
     info8 = tensor_info(int8_path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,7 @@ def timing(models: list[str], masked: bool) -> dict:
     if masked:
         from sentin_ros.tools.bench import cpu_mask
 
-        env = {**__import__("os").environ, "LD_PRELOAD": cpu_mask.build_shim()}
+        env = {**os.environ, "LD_PRELOAD": cpu_mask.build_shim()}
     r = subprocess.run([sys.executable, "-c", code, *models], capture_output=True, text=True, env=env, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...inference.model_paths import default_model_path
+from ...inference.model_paths import default_model_path, models_dir
 from .common import FER_CACHE, ROOT, cv2_threads, stat, time_ms
 
 LARGE_EMOTION = "affective_cnn_large_int8.tflite"
@@ -124,7 +124,7 @@ def bench_models(crops: np.ndarray, n: int, fer_path: str | None, fer_note: str)
         out["emotion INT8"] = {"skipped": f"{os.path.relpath(emotion, ROOT)} is absent"}
     # The model issue 13 timed at 7.83 ms on its AVX2 machine: the same-run baseline that the
     # small model's goal is scaled by on any other machine.
-    large = ROOT / "models" / LARGE_EMOTION
+    large = models_dir() / LARGE_EMOTION
     if large.is_file():
         m = EmotionModel(str(large), ModelOptions(num_threads=1))
         per_face("emotion INT8 large, 1 thread(s)", m.infer, m.close, m.describe())

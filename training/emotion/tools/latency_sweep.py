@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     if REF not in names:
         names.insert(0, REF)
     os.makedirs(a.out, exist_ok=True)
-    shim = build_avx2_shim(a.out)
+    shim = build_avx2_shim()
     if shim is None:
         raise SystemExit("the AVX2 shim needs gcc and the cpuid_fault CPU flag")
 
